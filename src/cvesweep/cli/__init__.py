@@ -1,0 +1,1 @@
+"""The command line: parse flags, build settings, call the API, render, map errors to exits."""

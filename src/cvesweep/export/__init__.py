@@ -1,0 +1,1 @@
+"""Output formats for search results: table, JSON, CSV."""

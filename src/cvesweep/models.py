@@ -1,0 +1,134 @@
+"""Frozen dataclasses for what flows through cvesweep: hosts, detections, options, results.
+
+Datetimes are kept as Qualys gives them (``YYYY-MM-DDTHH:MM:SSZ``, UTC); in that form
+string order is time order, so comparisons need no parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NewType
+
+from cvesweep.errors import InputError
+
+CveId = NewType("CveId", str)
+Qid = NewType("Qid", int)
+HostId = NewType("HostId", int)
+
+_CVE_RE = re.compile(r"^CVE-(\d{4})-(\d{4,})$", re.IGNORECASE)
+
+
+def parse_cve(text: str, *, field: str = "CVE") -> CveId:
+    """Return ``text`` as an upper-case CVE id; raise InputError unless it is CVE-YYYY-NNNN…."""
+    value = text.strip()
+    match = _CVE_RE.match(value)
+    if match is None or not 1999 <= int(match.group(1)) <= 2999:
+        raise InputError(
+            field,
+            f"{text!r} is not a CVE id; expected CVE-YYYY-NNNN (4 or more digits), "
+            "e.g. CVE-2021-44228",
+        )
+    return CveId(value.upper())
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A Qualys asset tag on a host (``HOST/TAGS/TAG``)."""
+
+    name: str
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One ``HOST/DETECTION_LIST/DETECTION``; Info detections may lack severity and status."""
+
+    qid: Qid
+    type: str | None = None
+    severity: int | None = None
+    status: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    ssl: bool | None = None
+    results: str | None = None
+    first_found: str | None = None
+    last_found: str | None = None
+    times_found: int | None = None
+    last_test: str | None = None
+    last_update: str | None = None
+    last_fixed: str | None = None
+    is_ignored: bool | None = None
+    is_disabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One ``HOST`` of a detection reply with its detections and tags."""
+
+    id: HostId
+    ip: str | None = None
+    ipv6: str | None = None
+    tracking_method: str | None = None
+    os: str | None = None
+    dns: str | None = None
+    fqdn: str | None = None
+    netbios: str | None = None
+    last_scan: str | None = None
+    last_vm_scanned: str | None = None
+    tags: tuple[Tag, ...] = ()
+    detections: tuple[Detection, ...] = ()
+
+    @property
+    def address(self) -> str | None:
+        """The asset value: the IPv4 address, else the IPv6 address."""
+        return self.ip or self.ipv6
+
+    @property
+    def hostname(self) -> str | None:
+        """The best name Qualys gave: FQDN, DNS name, else NetBIOS name."""
+        return self.fqdn or self.dns or self.netbios
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    """The four optional filters of the operation (SPEC §2), already validated.
+
+    ``ips`` holds Qualys ``ips=`` items (single addresses or ``a-b`` ranges; CIDR blocks
+    are converted to ranges on input). ``since`` is timezone-aware UTC.
+    """
+
+    ips: tuple[str, ...] = ()
+    since: datetime | None = None
+    min_severity: int | None = None
+    asset_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSummary:
+    """Counts and facts of one run of the operation."""
+
+    hosts: int
+    detections: int
+    qids: tuple[int, ...]
+    pages: int
+    api_calls: int
+    search_list_id: int | None
+    search_list_deleted: bool
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The outcome of "Search for Vulnerable Hosts" for one CVE.
+
+    ``hosts`` is re-iterable but need not be in memory: the operation spools hosts to a
+    temporary file so that memory stays flat however many hosts match.
+    """
+
+    cve: CveId
+    options: SearchOptions
+    hosts: Iterable[Host] = field(default=())
+    summary: SearchSummary | None = None

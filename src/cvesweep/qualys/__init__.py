@@ -1,0 +1,1 @@
+"""Everything that speaks Qualys: HTTP client, search lists, detections, XML, errors."""

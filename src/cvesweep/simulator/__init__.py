@@ -1,0 +1,1 @@
+"""A faithful Qualys VM API simulator: deterministic fleet, real HTTP, optional faults."""
