@@ -18,7 +18,7 @@ CveId = NewType("CveId", str)
 Qid = NewType("Qid", int)
 HostId = NewType("HostId", int)
 
-_CVE_RE = re.compile(r"^CVE-(\d{4})-(\d{4,})$", re.IGNORECASE)
+_CVE_RE = re.compile(r"^CVE-(\d{4})-(\d{4,})$", re.IGNORECASE | re.ASCII)
 
 
 def parse_cve(text: str, *, field: str = "CVE") -> CveId:

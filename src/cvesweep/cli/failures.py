@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from cvesweep.errors import CvesweepError
 
@@ -19,7 +20,7 @@ _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def report(error: CvesweepError) -> None:
     """Print ``error`` as one line on stderr, with its hint on a second line if it has one."""
-    _stderr.print(f"[bold red]error[/] ({error.source}): {error.message}", markup=True)
+    _stderr.print(Text.assemble(("error", "bold red"), f" ({error.source}): {error.message}"))
     if error.hint:
         _stderr.print(f"hint: {error.hint}", markup=False)
 

@@ -1,0 +1,170 @@
+"""Table output (rich): one row per host, then the run summary; Qualys text is never markup.
+
+Hosts are rendered in batches of fixed-width tables that join seamlessly, so a result of
+100,000 hosts is never held in memory. Colour is used only when the stream is a terminal
+(rich decides, and honours ``NO_COLOR``); otherwise the output is plain text 160 columns
+wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cvesweep.inputs import format_qualys_datetime
+from cvesweep.models import Host, SearchOptions, SearchResult
+
+BATCH = 200
+PLAIN_WIDTH = 160
+# (header, fixed width or None for a share of what is left)
+_COLUMNS = (
+    ("IP", 15), ("Hostname", None), ("QIDs", 7), ("Severity", 8), ("Status", 9),
+    ("Type", 9), ("Last found", 16), ("Last scan", 16), ("Tags", None),
+)  # fmt: skip
+_SEVERITY_STYLES = {5: "bold red", 4: "red", 3: "yellow", 2: "cyan", 1: "green"}
+
+
+@dataclass
+class _Counts:
+    hosts: int = 0
+    detections: int = 0
+
+
+def make_console(stream: TextIO) -> Console:
+    """Return a rich Console on ``stream``: terminal width there, else plain and wide."""
+    tty = stream.isatty() if hasattr(stream, "isatty") else False
+    return Console(
+        file=stream,
+        width=None if tty else PLAIN_WIDTH,
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+    )
+
+
+def write_table(result: SearchResult, stream: TextIO) -> None:
+    """Write the hosts of ``result`` as a table, then the summary, to ``stream``.
+
+    Raises whatever writing to ``stream`` raises (OSError).
+    """
+    console = make_console(stream)
+    counts = _Counts()
+    hosts = _counted(result.hosts, counts)
+    first = True
+    while batch := list(islice(hosts, BATCH)):
+        console.print(_table(batch, console.width, header=first))
+        first = False
+    if first:
+        console.print("No vulnerable hosts found.")
+    console.print()
+    _print_summary(console, result, counts)
+
+
+def write_summary(result: SearchResult, stream: TextIO) -> None:
+    """Write the run summary of ``result`` (CVE, filters, counts, search list, time)."""
+    _print_summary(make_console(stream), result, None)
+
+
+def _counted(hosts: Iterable[Host], counts: _Counts) -> Iterator[Host]:
+    for host in hosts:
+        counts.hosts += 1
+        counts.detections += len(host.detections)
+        yield host
+
+
+def _table(hosts: list[Host], width: int, *, header: bool) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False)
+    # Each gap between columns takes 3 characters: padding on both sides and the separator.
+    fixed = sum(w for _, w in _COLUMNS if w is not None) + 3 * (len(_COLUMNS) - 1)
+    share = max(12, (width - fixed) // 2)
+    for title, column_width in _COLUMNS:
+        table.add_column(title, width=column_width or share, overflow="fold")
+    for host in hosts:
+        table.add_row(*_cells(host))
+    return table
+
+
+def _cells(host: Host) -> tuple[Text, ...]:
+    found = host.detections
+    severities = Text()
+    for index, detection in enumerate(found):
+        style = _SEVERITY_STYLES.get(detection.severity or 0, "")
+        severities.append(("\n" if index else "") + _text(detection.severity), style=style)
+    last_found = max((d.last_found for d in found if d.last_found), default=None)
+    return (
+        Text(host.address or "-"),
+        Text(host.hostname or "-"),
+        Text("\n".join(str(d.qid) for d in found)),
+        severities,
+        Text("\n".join(_text(d.status) for d in found)),
+        Text("\n".join(_text(d.type) for d in found)),
+        Text(_short_time(last_found)),
+        Text(_short_time(host.last_scan)),
+        Text(", ".join(tag.name for tag in host.tags)),
+    )
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _short_time(value: str | None) -> str:
+    """Show a Qualys ``YYYY-MM-DDTHH:MM:SSZ`` as ``YYYY-MM-DD HH:MM`` (UTC)."""
+    if value is None:
+        return "-"
+    if len(value) == 20 and value[10] == "T":
+        return f"{value[:10]} {value[11:16]}"
+    return value
+
+
+def _print_summary(console: Console, result: SearchResult, counts: _Counts | None) -> None:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in summary_rows(result, counts):
+        grid.add_row(Text(label), Text(value))
+    console.print(grid)
+
+
+def summary_rows(result: SearchResult, counts: _Counts | None = None) -> list[tuple[str, str]]:
+    """Return the summary as (label, value) pairs, in the order they are shown."""
+    rows = [("CVE", str(result.cve)), ("Filters", describe_filters(result.options))]
+    summary = result.summary
+    if summary is None:
+        if counts is not None:
+            rows += [("Hosts", str(counts.hosts)), ("Detections", str(counts.detections))]
+        return rows
+    listed = summary.search_list_id is not None
+    deleted = "yes" if summary.search_list_deleted else "NO (run: cvesweep cleanup)"
+    rows += [
+        ("Hosts", str(summary.hosts)),
+        ("Detections", str(summary.detections)),
+        ("QIDs", ", ".join(map(str, summary.qids)) or "none"),
+        ("Pages", str(summary.pages)),
+        ("API calls", str(summary.api_calls)),
+        ("Search list", f"id {summary.search_list_id}, created: yes, deleted: {deleted}"
+         if listed else "not created"),
+        ("Time", f"{summary.elapsed_s:.2f} s"),
+    ]  # fmt: skip
+    return rows
+
+
+def describe_filters(options: SearchOptions) -> str:
+    """Return the filters in one line, e.g. ``ips 10.0.0.1; min severity 4``, or ``none``."""
+    parts = []
+    if options.ips:
+        parts.append("ips " + ", ".join(options.ips))
+    if options.since is not None:
+        parts.append("since " + format_qualys_datetime(options.since))
+    if options.min_severity is not None:
+        parts.append(f"min severity {options.min_severity}")
+    if options.asset_groups:
+        parts.append("asset groups " + ", ".join(options.asset_groups))
+    return "; ".join(parts) or "none"
