@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from cvesweep.cli import simulator as _simulator  # noqa: F401  (registers the command)
+from cvesweep.cli import cleanup as _cleanup  # noqa: F401  (each import registers a command)
+from cvesweep.cli import demo as _demo  # noqa: F401
+from cvesweep.cli import export as _export  # noqa: F401
+from cvesweep.cli import library as _library  # noqa: F401
+from cvesweep.cli import parse as _parse  # noqa: F401
+from cvesweep.cli import search as _search  # noqa: F401
+from cvesweep.cli import simulator as _simulator  # noqa: F401
 from cvesweep.cli.app import app
 
 

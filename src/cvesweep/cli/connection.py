@@ -1,0 +1,123 @@
+"""Connection options shared by the commands that talk to Qualys, and the client they build."""
+
+from __future__ import annotations
+
+import os
+import sys
+from getpass import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cvesweep.cli.failures import warn
+from cvesweep.qualys.client import ClientConfig
+from cvesweep.settings import Settings, load_settings
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Qualys API base URL, e.g. https://qualysapi.qg2.apps.qualys.com "
+        "[env: CVESWEEP_QUALYS_URL]",
+        rich_help_panel="Connection",
+    ),
+]
+HostnameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--hostname",
+        help="Qualys API server name (https) instead of --url.",
+        rich_help_panel="Connection",
+    ),
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--port", help="Port with --hostname [default: 443].", rich_help_panel="Connection"
+    ),
+]
+UsernameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--username",
+        help="Qualys API username [env: CVESWEEP_QUALYS_USERNAME]. The password "
+        "comes from CVESWEEP_QUALYS_PASSWORD, the config file (0600) or a prompt.",
+        rich_help_panel="Connection",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML config file [default: config.toml in the user config directory].",
+        rich_help_panel="Connection",
+    ),
+]
+CaBundleOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-bundle",
+        help="PEM file of CA certificates to verify Qualys with.",
+        rich_help_panel="Connection",
+    ),
+]
+NoVerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-verify-ssl",
+        help="Do not verify the TLS certificate (insecure; prints a warning).",
+        rich_help_panel="Connection",
+    ),
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Show tracebacks and debug logs on errors.")
+]
+
+
+def resolve_settings(
+    *,
+    url: str | None,
+    hostname: str | None,
+    port: int | None,
+    username: str | None,
+    config: Path | None,
+    ca_bundle: Path | None,
+    no_verify_ssl: bool,
+    truncation_limit: int | None = None,
+) -> Settings:
+    """Settings from the flags, the environment, the config file and (on a TTY) a prompt.
+
+    Raises InputError / ConfigError (exit 2) before anything is sent.
+    """
+    flags: dict[str, object] = {
+        "url": url,
+        "hostname": hostname,
+        "port": port,
+        "username": username,
+        "ca_bundle": ca_bundle,
+        "verify_ssl": False if no_verify_ssl else None,
+        "truncation_limit": truncation_limit,
+    }
+    prompt = getpass if sys.stdin.isatty() else None
+    settings = load_settings(flags=flags, environ=os.environ, config_path=config, prompt=prompt)
+    if not settings.verify_ssl:
+        warn("TLS certificate verification is off (--no-verify-ssl): the connection is insecure")
+    return settings
+
+
+def client_config(settings: Settings) -> ClientConfig:
+    """The HTTP client's configuration for these settings."""
+    verify: bool | str = settings.verify_ssl
+    if settings.verify_ssl and settings.ca_bundle is not None:
+        verify = str(settings.ca_bundle)
+    return ClientConfig(
+        base_url=settings.base_url,
+        username=settings.username,
+        password=settings.password,
+        verify=verify,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retries=settings.retries,
+        wait_budget=settings.wait_budget,
+    )

@@ -1,0 +1,120 @@
+"""``cvesweep search CVE-ID``: find every host in Qualys with an open detection of a CVE."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cvesweep.cli.app import app
+from cvesweep.cli.connection import (
+    CaBundleOpt,
+    ConfigOpt,
+    DebugOpt,
+    HostnameOpt,
+    NoVerifyOpt,
+    PortOpt,
+    UrlOpt,
+    UsernameOpt,
+    client_config,
+    resolve_settings,
+)
+from cvesweep.cli.failures import guarded, warn
+from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit
+from cvesweep.cli.runtime import configure_logging, progress_reporter, sigterm_as_interrupt
+from cvesweep.inputs import build_options, parse_truncation_limit
+from cvesweep.models import parse_cve
+from cvesweep.operation import release, search_vulnerable_hosts
+from cvesweep.qualys.client import QualysClient
+
+
+@app.command()
+def search(
+    cve: Annotated[str, typer.Argument(metavar="CVE-ID", help="e.g. CVE-2021-44228")],
+    url: UrlOpt = None,
+    hostname: HostnameOpt = None,
+    port: PortOpt = None,
+    username: UsernameOpt = None,
+    config: ConfigOpt = None,
+    ca_bundle: CaBundleOpt = None,
+    no_verify_ssl: NoVerifyOpt = False,
+    ips: Annotated[
+        str | None,
+        typer.Option(
+            "--ips",
+            help='Only these IPv4 addresses: "10.0.0.1, 10.0.0.5-10.0.0.9, 10.1.0.0/24".',
+            rich_help_panel="Filters",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only detections last found at or after this UTC time: "
+            '"2020-04-01 17:35" (ISO 8601 with an offset also accepted).',
+            rich_help_panel="Filters",
+        ),
+    ] = None,
+    min_severity: Annotated[
+        int | None,
+        typer.Option(
+            "--min-severity",
+            help="Only detections of severity N..5 (N in 1..5).",
+            rich_help_panel="Filters",
+        ),
+    ] = None,
+    asset_groups: Annotated[
+        str | None,
+        typer.Option(
+            "--asset-groups",
+            help='Only hosts in these asset groups: "DMZ, Servers" (titles, or numeric ids).',
+            rich_help_panel="Filters",
+        ),
+    ] = None,
+    output_format: FormatOpt = "table",
+    output: OutputOpt = None,
+    truncation_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--truncation-limit", help="Hosts per Qualys page (0 = no limit) [default: 1000]."
+        ),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Find every host with an open detection of CVE-ID, show them, exit 0 (even with none).
+
+    Exit status: 0 success, 2 invalid input, 3 Qualys refused the request, 4 Qualys
+    unreachable or failing, 1 anything else.
+    """
+    configure_logging(debug)
+    with guarded(debug=debug):
+        cve_id = parse_cve(cve, field="CVE-ID")
+        options = build_options(
+            ips=ips, since=since, min_severity=min_severity, asset_groups=asset_groups
+        )
+        if truncation_limit is not None:
+            parse_truncation_limit(truncation_limit)
+        fmt = check_output_path(output_format, output)
+        settings = resolve_settings(
+            url=url, hostname=hostname, port=port, username=username, config=config,
+            ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl, truncation_limit=truncation_limit,
+        )  # fmt: skip
+        with (
+            sigterm_as_interrupt(),
+            QualysClient(client_config(settings)) as client,
+            progress_reporter() as progress,
+        ):
+            result = search_vulnerable_hosts(
+                client, cve_id, options,
+                truncation_limit=settings.truncation_limit, progress=progress,
+            )  # fmt: skip
+        try:
+            emit(result, fmt, output)
+        finally:
+            release(result)
+        summary = result.summary
+        if summary is not None and not summary.search_list_deleted:
+            warn(
+                f"the Qualys search list {summary.search_list_id} could not be deleted; "
+                "run 'cvesweep cleanup' to remove it"
+            )

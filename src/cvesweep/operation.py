@@ -1,0 +1,76 @@
+"""The "Search for Vulnerable Hosts" operation, step by step as SPEC §1 says.
+
+1. create a temporary dynamic QID search list for the CVE;
+2. list host detections restricted to it, page by page, into an on-disk spool;
+3. delete the search list, always;
+4. map: one detection per QID per host, the exact client-side date filter;
+5. hand the result to the caller, who shows and stores it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from cvesweep.models import CveId, SearchOptions, SearchResult, SearchSummary
+from cvesweep.qualys import searchlists
+from cvesweep.qualys.client import QualysClient
+from cvesweep.qualys.detections import (
+    ProgressCallback,
+    detection_params,
+    fetch_all,
+    qualys_datetime,
+)
+from cvesweep.spool import HostSpool
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRUNCATION_LIMIT = 1000
+
+
+def search_vulnerable_hosts(
+    client: QualysClient,
+    cve: CveId,
+    options: SearchOptions | None = None,
+    *,
+    truncation_limit: int = DEFAULT_TRUNCATION_LIMIT,
+    progress: ProgressCallback | None = None,
+    spool_dir: str | None = None,
+) -> SearchResult:
+    """Find every host with an open detection of ``cve`` that passes ``options``.
+
+    Returns a SearchResult whose ``hosts`` is a :class:`HostSpool` on disk; the caller
+    closes it (``result.hosts.close()``) when done. The search list is deleted in every
+    outcome. Raises QualysError subclasses; on error nothing is kept.
+    """
+    options = options or SearchOptions()
+    started = time.monotonic()
+    calls_before = client.api_calls
+    since = qualys_datetime(options.since) if options.since else None
+    spool = HostSpool(spool_dir)
+    qids: set[int] = set()
+    try:
+        with searchlists.temporary(client, cve) as search_list:
+            params = detection_params(search_list.id, options, truncation_limit)
+            pages = fetch_all(client, params, spool, since=since, progress=progress, qids=qids)
+    except BaseException:
+        spool.close()
+        raise
+    summary = SearchSummary(
+        hosts=spool.hosts,
+        detections=spool.detections,
+        qids=tuple(sorted(qids)),
+        pages=pages,
+        api_calls=client.api_calls - calls_before,
+        search_list_id=search_list.id,
+        search_list_deleted=search_list.deleted,
+        elapsed_s=round(time.monotonic() - started, 3),
+    )
+    log.info("%s: %d hosts, %d pages", cve, summary.hosts, summary.pages)
+    return SearchResult(cve=cve, options=options, hosts=spool, summary=summary)
+
+
+def release(result: SearchResult) -> None:
+    """Delete the on-disk spool behind ``result.hosts`` (no-op for in-memory hosts)."""
+    if isinstance(result.hosts, HostSpool):
+        result.hosts.close()

@@ -1,0 +1,300 @@
+"""HTTP to Qualys: auth and headers, retries with backoff, rate/concurrency waits, streaming.
+
+This is the one place where httpx errors become cvesweep errors. Policy (SPEC §5):
+
+- 409 with code 1965 (rate limit): wait ``X-RateLimit-ToWait-Sec`` (or ``SECONDS_TO_WAIT``),
+  409 with 1960 (concurrency limit): wait with backoff; both only within the wait budget.
+- HTTP 5xx, connection resets and timeouts: retry with capped exponential backoff and full
+  jitter, ``retries`` tries in all. TLS certificate failures are not retried.
+- 400 and 401 (and any other 4xx) are never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from cvesweep import __version__
+from cvesweep.errors import (
+    QualysConnectionError,
+    QualysError,
+    QualysRateLimited,
+    QualysRequestError,
+    QualysServerError,
+)
+from cvesweep.qualys.responses import error_from_reply, parse_simple_return, raise_for_reply
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 30.0
+CONCURRENCY_WAIT_S = 2.0
+BODY_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How to reach Qualys. ``verify`` is True, False or a CA bundle path."""
+
+    base_url: str
+    username: str
+    password: str = field(repr=False)
+    verify: bool | str = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    retries: int = 4
+    wait_budget: float = 300.0
+    requested_with: str = f"cvesweep/{__version__}"
+
+
+class TransientError(QualysError):
+    """A failure worth retrying (reset, timeout, 5xx, cut-off body); internal to the retry loop.
+
+    ``final`` is the error to report if the failure outlasts the retries (default: a
+    QualysServerError for 5xx, else a QualysConnectionError).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str | None = None,
+        http_status: int | None = None,
+        final: QualysError | None = None,
+    ) -> None:
+        super().__init__(message, call=call, http_status=http_status)
+        self.final = final
+
+
+class Attempts:
+    """Counts tries and the wait budget of one logical call; sleeps between tries."""
+
+    def __init__(self, client: QualysClient, call: str) -> None:
+        self._client = client
+        self.call = call
+        self.tries = 0
+        self.waited = 0.0
+
+    def retry_after_failure(self, error: QualysError) -> None:
+        """Sleep before the next try, or raise ``error`` when the tries are used up."""
+        self.tries += 1
+        if self.tries >= self._client.config.retries:
+            raise as_final(error)
+        cap = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (self.tries - 1))
+        delay = self._client.random.uniform(cap / 2, cap)
+        log.info("%s failed (%s); retry %d in %.1f s", self.call, error, self.tries, delay)
+        self._client.sleep(delay)
+
+    def wait_for_limit(self, error: QualysRateLimited, seconds: float) -> None:
+        """Sleep ``seconds`` for a rate/concurrency limit, or raise if over the budget."""
+        seconds = max(seconds, 1.0)  # never a tight loop, even if Qualys says 0
+        if self.waited + seconds > self._client.config.wait_budget:
+            raise error
+        log.info("%s limited (code %d); waiting %.0f s", self.call, error.code, seconds)
+        self.waited += seconds
+        self._client.sleep(seconds)
+
+
+class QualysClient:
+    """A connection to one Qualys API server; use as a context manager.
+
+    ``transport`` lets tests reach the simulator in-process; ``sleep`` and ``rng`` make the
+    waits observable and deterministic in tests.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.sleep = sleep
+        self.random = rng or random.Random()
+        self.api_calls = 0
+        timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
+        self._http = httpx.Client(
+            base_url=config.base_url.rstrip("/"),
+            auth=httpx.BasicAuth(config.username, config.password),
+            headers={
+                "X-Requested-With": config.requested_with,
+                "User-Agent": f"cvesweep/{__version__}",
+            },
+            timeout=timeout,
+            verify=_verify_setting(config.verify),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> QualysClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def post(self, path: str, data: Mapping[str, str], *, call: str) -> bytes:
+        """POST a form and return the whole body of a successful reply.
+
+        Raises the typed QualysError for error replies (including 2001 with HTTP 200),
+        limits beyond the budget, and failures that outlast the retries.
+        """
+        attempts = Attempts(self, call)
+        while True:
+            response = self.open(path, data, attempts)
+            try:
+                body = b"".join(iter_body(response, call))
+            except TransientError as error:
+                attempts.retry_after_failure(error)
+                continue
+            finally:
+                response.close()
+            raise_for_reply(body, call=call, http_status=response.status_code)
+            return body
+
+    @contextmanager
+    def stream(
+        self, path: str, data: Mapping[str, str], attempts: Attempts
+    ) -> Iterator[httpx.Response]:
+        """Open a POST whose successful (2xx) reply the caller streams, then close it.
+
+        Errors before the body (limits, 5xx, 4xx) are handled as in :meth:`post`; a failure
+        while the caller reads the body is the caller's to retry with ``attempts``.
+        """
+        response = self.open(path, data, attempts)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def open(self, path: str, data: Mapping[str, str], attempts: Attempts) -> httpx.Response:
+        """Send until a 2xx reply arrives (retrying and waiting per the policy); return it open."""
+        while True:
+            try:
+                response = self._send(path, data, attempts.call)
+            except TransientError as error:
+                attempts.retry_after_failure(error)
+                continue
+            if response.status_code < 300:
+                return response
+            try:
+                limited, seconds = self._refusal(response, attempts.call)
+            except TransientError as error:
+                attempts.retry_after_failure(error)
+                continue
+            finally:
+                response.close()
+            attempts.wait_for_limit(limited, seconds)
+
+    def _send(self, path: str, data: Mapping[str, str], call: str) -> httpx.Response:
+        request = self._http.build_request("POST", path, data=dict(data))
+        self.api_calls += 1
+        log.debug("POST %s (%s)", path, call)
+        try:
+            return self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, call, self.config.base_url) from exc
+
+    def _refusal(self, response: httpx.Response, call: str) -> tuple[QualysRateLimited, float]:
+        """Turn a non-2xx reply into an error; return (error, seconds) when it is worth a wait."""
+        status = response.status_code
+        body = b"".join(iter_body(response, call))
+        reply = parse_simple_return(body)
+        if status >= 500:
+            code = reply.code if reply else None
+            text = reply.text if reply and reply.text else f"HTTP {status}"
+            message = f"Qualys failed on the {call} (HTTP {status}: {text})"
+            final = QualysServerError(
+                f"{message} and kept failing", code=code, call=call, http_status=status
+            )
+            raise TransientError(message, call=call, http_status=status, final=final)
+        if reply is None or reply.code is None:
+            raise QualysRequestError(
+                status, f"unexpected HTTP {status} reply", call=call, http_status=status
+            )
+        error = error_from_reply(reply, call=call, http_status=status)
+        if isinstance(error, QualysRateLimited):
+            return error, _limit_wait(error, response.headers)
+        raise error
+
+
+def _limit_wait(error: QualysRateLimited, headers: httpx.Headers) -> float:
+    """Seconds to wait for a 409: the header, else the SECONDS_TO_WAIT item, else a pause."""
+    header = headers.get("X-RateLimit-ToWait-Sec")
+    if error.code == 1965:
+        if header and header.strip().isdigit() and int(header) > 0:
+            return float(header)
+        if error.retry_after:
+            return float(error.retry_after)
+    return CONCURRENCY_WAIT_S
+
+
+def iter_body(response: httpx.Response, call: str) -> Iterator[bytes]:
+    """Yield the body's bytes; a reset or cut-off body becomes a TransientError."""
+    try:
+        yield from response.iter_bytes(BODY_CHUNK)
+    except httpx.HTTPError as exc:
+        raise TransientError(
+            f"the connection failed while reading the {call} reply ({type(exc).__name__})",
+            call=call,
+            http_status=response.status_code,
+        ) from exc
+
+
+def translate_transport_error(exc: httpx.HTTPError, call: str, base_url: str) -> QualysError:
+    """Map an httpx error raised before a reply into a cvesweep error."""
+    if _is_certificate_error(exc):
+        return QualysConnectionError(
+            f"TLS certificate verification failed for {base_url} during the {call}: {exc}",
+            call=call,
+            hint="give the server's CA with --ca-bundle PATH (or, for tests only, --no-verify-ssl)",
+        )
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    return TransientError(
+        f"the connection to {base_url} {kind} during the {call} ({type(exc).__name__}: {exc})",
+        call=call,
+    )
+
+
+def as_final(error: QualysError) -> QualysError:
+    """The user-facing form of an error that outlasted its retries."""
+    if not isinstance(error, TransientError):
+        return error
+    if error.final is not None:
+        return error.final
+    if error.http_status is not None and error.http_status >= 500:
+        return QualysServerError(
+            f"{error.message} and kept failing", call=error.call, http_status=error.http_status
+        )
+    return QualysConnectionError(
+        f"{error.message}, and kept failing after retries", call=error.call
+    )
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _verify_setting(verify: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify

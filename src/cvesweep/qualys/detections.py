@@ -1,0 +1,166 @@
+"""Host detection requests: build the parameters, page through truncation, filter, spool.
+
+Each page is parsed while it streams in; its hosts go to the spool only once the whole
+page parsed (a page that fails half-way is rolled back and retried, never half-kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from cvesweep.errors import QualysError, QualysResponseError
+from cvesweep.models import Detection, Host, SearchOptions
+from cvesweep.qualys.client import Attempts, QualysClient, TransientError, iter_body
+from cvesweep.qualys.xml import DetectionParser, PageEnd
+from cvesweep.spool import HostSpool
+
+PATH = "/api/2.0/fo/asset/host/vm/detection/"
+CALL = "detection request"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What has arrived so far; reported after every page (and every few hundred hosts)."""
+
+    pages: int
+    hosts: int
+    detections: int
+    done: bool = False
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def detection_params(list_id: int, options: SearchOptions, truncation_limit: int) -> dict[str, str]:
+    """The POST form of a detection request for a search list and the filters (SPEC §2)."""
+    params = {
+        "action": "list",
+        "include_search_list_ids": str(list_id),
+        "show_tags": "1",
+        "show_results": "0",
+        "truncation_limit": str(truncation_limit),
+    }
+    if options.ips:
+        params["ips"] = ",".join(options.ips)
+    if options.min_severity is not None:
+        params["severities"] = f"{options.min_severity}-5"
+    if options.asset_groups:
+        key = "ag_ids" if all(g.isdigit() for g in options.asset_groups) else "ag_titles"
+        params[key] = ",".join(options.asset_groups)
+    if options.since is not None:
+        params["detection_last_tested_since"] = qualys_datetime(options.since)
+    return params
+
+
+def qualys_datetime(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) for an aware datetime."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def refine(host: Host, since: str | None) -> Host | None:
+    """Keep one detection per QID (the latest found) and, with ``since``, only detections
+    last found at or after it; None when no detection is left."""
+    best: dict[int, Detection] = {}
+    for det in host.detections:
+        if since is not None and (det.last_found is None or det.last_found < since):
+            continue
+        kept = best.get(det.qid)
+        if kept is None or (det.last_found or "") > (kept.last_found or ""):
+            best[det.qid] = det
+    if not best:
+        return None
+    detections = tuple(best[qid] for qid in sorted(best))
+    if detections == host.detections:
+        return host
+    return replace(host, detections=detections)
+
+
+def fetch_all(
+    client: QualysClient,
+    params: dict[str, str],
+    spool: HostSpool,
+    *,
+    since: str | None = None,
+    progress: ProgressCallback | None = None,
+    qids: set[int] | None = None,
+) -> int:
+    """Request every page (following WARNING 1980 through ``id_min``) into ``spool``.
+
+    Returns the number of pages; the QIDs of the kept detections are added to ``qids``.
+    Raises QualysError subclasses; never returns while a truncation warning is pending.
+    """
+    pages, id_min = 0, None
+    while True:
+        page_params = dict(params) if id_min is None else {**params, "id_min": str(id_min)}
+        page_qids: set[int] = set()
+        end = _fetch_page(client, page_params, spool, since, progress, pages, page_qids)
+        if qids is not None:
+            qids.update(page_qids)
+        pages += 1
+        _report(progress, pages, spool)
+        if end.truncation is None:
+            return pages
+        next_id = end.truncation.next_id_min
+        if next_id is None or (id_min is not None and next_id <= id_min):
+            raise QualysResponseError(
+                f"Qualys truncated the {CALL} without a usable next id_min "
+                f"(URL {end.truncation.url!r})",
+                call=CALL,
+            )
+        id_min = next_id
+
+
+def _fetch_page(
+    client: QualysClient,
+    params: dict[str, str],
+    spool: HostSpool,
+    since: str | None,
+    progress: ProgressCallback | None,
+    pages: int,
+    qids: set[int],
+) -> PageEnd:
+    attempts = Attempts(client, CALL)
+    while True:
+        mark = spool.mark()
+        try:
+            with client.stream(PATH, params, attempts) as response:
+                parser = DetectionParser(call=CALL, http_status=response.status_code)
+                for chunk in iter_body(response, CALL):
+                    _keep(parser.feed(chunk), spool, since, progress, pages, qids)
+                return parser.close()
+        except (TransientError, QualysResponseError) as error:
+            spool.rollback(mark)
+            qids.clear()
+            attempts.retry_after_failure(_transient(error))
+
+
+def _transient(error: QualysError) -> QualysError:
+    if isinstance(error, TransientError):
+        return error
+    return TransientError(
+        error.message, call=error.call, http_status=error.http_status, final=error
+    )
+
+
+def _keep(
+    hosts: Iterable[Host],
+    spool: HostSpool,
+    since: str | None,
+    progress: ProgressCallback | None,
+    pages: int,
+    qids: set[int],
+) -> None:
+    for host in hosts:
+        kept = refine(host, since)
+        if kept is not None:
+            spool.append(kept)
+            qids.update(d.qid for d in kept.detections)
+            if progress is not None and spool.hosts % 250 == 0:
+                _report(progress, pages, spool)
+
+
+def _report(progress: ProgressCallback | None, pages: int, spool: HostSpool) -> None:
+    if progress is not None:
+        progress(Progress(pages=pages, hosts=spool.hosts, detections=spool.detections))

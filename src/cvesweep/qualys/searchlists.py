@@ -1,0 +1,108 @@
+"""Dynamic QID search lists: create one for a CVE, delete it always, find leftovers.
+
+A run's list title is ``cvesweep <CVE> <UTC time> <random>``: the reserved prefix lets
+:func:`find_leftovers` recognise lists left behind by a killed run, and the time in the
+title tells their age without relying on optional fields of the list reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cvesweep.errors import CvesweepError
+from cvesweep.models import CveId
+from cvesweep.qualys.client import QualysClient
+from cvesweep.qualys.responses import parse_search_list_id, parse_search_lists
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/2.0/fo/qid/search_list/dynamic/"
+TITLE_PREFIX = "cvesweep "
+_TITLE_RE = re.compile(r"^cvesweep (?P<cve>\S+) (?P<stamp>\d{8}T\d{6}Z) [0-9a-f]{8}$")
+
+
+def new_title(cve: CveId, now: datetime | None = None) -> str:
+    """A unique title with the reserved prefix.
+
+    E.g. ``cvesweep CVE-2021-44228 20261128T073000Z 7f3a9c2e``.
+    """
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{TITLE_PREFIX}{cve} {stamp} {secrets.token_hex(4)}"
+
+
+def title_time(title: str) -> datetime | None:
+    """When a cvesweep list was created, read from its title; None for other titles."""
+    match = _TITLE_RE.match(title)
+    if match is None:
+        return None
+    return datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def create(client: QualysClient, cve: CveId, title: str) -> int:
+    """Create a global dynamic search list of the CVE's QIDs; return its id."""
+    data = {"action": "create", "title": title, "cve_ids": cve, "global": "1"}
+    body = client.post(PATH, data, call="search list create")
+    return parse_search_list_id(body)
+
+
+def delete(client: QualysClient, list_id: int) -> None:
+    """Delete a dynamic search list."""
+    client.post(PATH, {"action": "delete", "id": str(list_id)}, call="search list delete")
+
+
+def list_all(client: QualysClient) -> list[tuple[int, str]]:
+    """Every dynamic search list of the subscription as (id, title)."""
+    body = client.post(PATH, {"action": "list"}, call="search list list")
+    return parse_search_lists(body)
+
+
+def find_leftovers(
+    lists: list[tuple[int, str]], *, older_than_minutes: float, now: datetime | None = None
+) -> list[tuple[int, str]]:
+    """The lists carrying the reserved prefix that are older than the given age."""
+    now = now or datetime.now(UTC)
+    found = []
+    for list_id, title in lists:
+        if not title.startswith(TITLE_PREFIX):
+            continue
+        created = title_time(title)
+        age_min = (now - created).total_seconds() / 60 if created else float("inf")
+        if age_min >= older_than_minutes:
+            found.append((list_id, title))
+    return found
+
+
+@dataclass
+class TemporaryList:
+    """A search list that lives for one run; ``deleted`` tells whether clean-up succeeded."""
+
+    id: int
+    title: str
+    deleted: bool = False
+    delete_error: CvesweepError | None = None
+
+
+@contextmanager
+def temporary(client: QualysClient, cve: CveId) -> Iterator[TemporaryList]:
+    """Create a list for ``cve`` and delete it when the block ends, whatever happens.
+
+    A failure to delete does not hide the block's own error; it is recorded on the
+    TemporaryList (``deleted`` False, ``delete_error``) and logged with the list id.
+    """
+    title = new_title(cve)
+    temp = TemporaryList(id=create(client, cve, title), title=title)
+    try:
+        yield temp
+    finally:
+        try:
+            delete(client, temp.id)
+            temp.deleted = True
+        except CvesweepError as error:
+            temp.delete_error = error
+            log.warning("search list %d (%s) was not deleted: %s", temp.id, title, error)

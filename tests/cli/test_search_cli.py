@@ -1,0 +1,256 @@
+"""``cvesweep search`` as a user runs it: inputs validated first, outputs, exit codes, TLS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cvesweep.cli.main import app
+from cvesweep.simulator.knowledgebase import LOG4SHELL, NO_QID_CVE
+from cvesweep.simulator.server import SimulatorServer
+from tests.conftest import SIM_PASSWORD, SIM_USER, Sim
+
+runner = CliRunner()
+
+
+def env_for(url: str | None, *, password: str | None = SIM_PASSWORD) -> dict[str, str]:
+    env = {"CVESWEEP_QUALYS_USERNAME": SIM_USER, "NO_COLOR": "1", "COLUMNS": "200"}
+    if url is not None:
+        env["CVESWEEP_QUALYS_URL"] = url
+    if password is not None:
+        env["CVESWEEP_QUALYS_PASSWORD"] = password
+    return env
+
+
+@pytest.fixture
+def no_config(tmp_path: Path) -> Path:
+    """An empty config file (so the user's own config never leaks into tests)."""
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    path.chmod(0o600)
+    return path
+
+
+def search(live: tuple[Sim, SimulatorServer], no_config: Path, *args: str, **env_kw: object):  # type: ignore[no-untyped-def]
+    _, server = live
+    env = env_for(server.url, **env_kw)  # type: ignore[arg-type]
+    return runner.invoke(app, ["search", *args, "--config", str(no_config)], env=env)
+
+
+def test_json_output_follows_the_contract(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(live_sim, no_config, LOG4SHELL, "--format", "json", "--min-severity", "1")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data) == ["cve", "filters", "hosts", "summary"]
+    assert data["cve"] == LOG4SHELL
+    assert data["filters"] == {"ips": [], "since": None, "min_severity": 1, "asset_groups": []}
+    host = data["hosts"][0]
+    assert list(host) == [
+        "id",
+        "ip",
+        "ipv6",
+        "dns",
+        "netbios",
+        "os",
+        "tracking_method",
+        "last_scan",
+        "tags",
+        "detections",
+    ]
+    assert list(host["detections"][0]) == [
+        "qid",
+        "type",
+        "severity",
+        "status",
+        "port",
+        "protocol",
+        "first_found",
+        "last_found",
+        "times_found",
+    ]
+    summary = data["summary"]
+    assert summary["hosts"] == len(data["hosts"]) > 0
+    assert summary["search_list_deleted"] is True
+    assert summary["api_calls"] == 3
+    assert live_sim[0].open_lists() == []
+
+
+def test_csv_output_has_one_row_per_host_and_detection(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(live_sim, no_config, LOG4SHELL, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows and {"host_id", "ip", "qid", "severity"} <= set(rows[0])
+    assert len(rows) == len({(r["host_id"], r["qid"]) for r in rows})
+
+
+def test_table_output_lists_hosts_and_the_summary(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(live_sim, no_config, LOG4SHELL)
+    assert result.exit_code == 0, result.output
+    sim, _ = live_sim
+    first = next(
+        iter(
+            sim.fleet.host(i)
+            for i in range(sim.fleet.size)
+            if sim.fleet.host(i).ip and sim.fleet.host(i).ip in result.stdout
+        ),
+        None,
+    )
+    assert first is not None
+    assert "deleted" in result.stdout.lower()
+
+
+def test_output_file_is_written_atomically(live_sim, no_config: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "hosts.json"
+    result = search(live_sim, no_config, LOG4SHELL, "-f", "json", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text())["summary"]["hosts"] > 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".hosts")] == []
+
+
+def test_zero_hosts_exits_0(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(live_sim, no_config, NO_QID_CVE, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hosts"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["CVE-21-44228"], "CVE-ID"),
+        (["log4shell"], "CVE-ID"),
+        (["CVE-2021-123"], "CVE-ID"),
+        ([LOG4SHELL, "--ips", "10.0.0.256"], "--ips"),
+        ([LOG4SHELL, "--ips", "10.0.0.9-10.0.0.1"], "--ips"),
+        ([LOG4SHELL, "--ips", "10.0.0.0/33"], "--ips"),
+        ([LOG4SHELL, "--ips", "10.0.0.1,,10.0.0.2"], "--ips"),
+        ([LOG4SHELL, "--ips", "host.example.com"], "--ips"),
+        ([LOG4SHELL, "--since", "yesterday"], "--since"),
+        ([LOG4SHELL, "--since", "2020-13-01 10:00"], "--since"),
+        ([LOG4SHELL, "--min-severity", "0"], "--min-severity"),
+        ([LOG4SHELL, "--min-severity", "6"], "--min-severity"),
+        ([LOG4SHELL, "--min-severity", "high"], "--min-severity"),
+        ([LOG4SHELL, "--asset-groups", " , "], "--asset-groups"),
+        ([LOG4SHELL, "--format", "xml"], "--format"),
+        ([LOG4SHELL, "--truncation-limit", "-1"], "--truncation-limit"),
+        ([LOG4SHELL, "--url", "ftp://qualys.example.com"], "--url"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_option_and_sends_nothing(
+    live_sim,
+    no_config: Path,
+    args: list[str],
+    field: str,  # type: ignore[no-untyped-def]
+) -> None:
+    result = search(live_sim, no_config, *args)
+    assert result.exit_code == 2, result.output
+    assert field in result.output
+    assert "Traceback" not in result.output
+    assert live_sim[0].recorder.requests == []
+
+
+@pytest.mark.parametrize("missing", ["password", "username", "url"])
+def test_missing_credentials_exit_2_and_send_nothing(
+    live_sim,
+    no_config: Path,
+    missing: str,  # type: ignore[no-untyped-def]
+) -> None:
+    sim, server = live_sim
+    env = env_for(server.url)
+    env.pop(
+        {
+            "password": "CVESWEEP_QUALYS_PASSWORD",
+            "username": "CVESWEEP_QUALYS_USERNAME",
+            "url": "CVESWEEP_QUALYS_URL",
+        }[missing]
+    )
+    result = runner.invoke(app, ["search", LOG4SHELL, "--config", str(no_config)], env=env)
+    assert result.exit_code == 2, result.output
+    assert missing in result.output.lower()
+    assert sim.recorder.requests == []
+
+
+def test_bad_password_exits_3_with_a_hint_and_no_secret(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(live_sim, no_config, LOG4SHELL, password="s3cret-wrong")
+    assert result.exit_code == 3, result.output
+    assert "2000" in result.output and "password" in result.output.lower()
+    assert "s3cret-wrong" not in result.output
+
+
+def test_unreachable_qualys_exits_4(no_config: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = env_for(f"http://127.0.0.1:{port}")
+    result = runner.invoke(app, ["search", LOG4SHELL, "--config", str(no_config)], env=env)
+    assert result.exit_code == 4, result.output
+    assert "127.0.0.1" in result.output
+
+
+# --- TLS for real, against the simulator's self-signed certificate ----------------------------
+
+
+@pytest.fixture
+def tls_sim(make_sim):  # type: ignore[no-untyped-def]
+    simulator = make_sim()
+    with SimulatorServer(simulator.recorder, port=0, tls=True) as server:
+        yield simulator, server
+
+
+def test_tls_fails_by_default_with_a_certificate_error(tls_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(tls_sim, no_config, LOG4SHELL)
+    assert result.exit_code == 4, result.output
+    assert "certificate" in result.output.lower()
+    assert "--ca-bundle" in result.output
+
+
+def test_tls_succeeds_with_the_ca_bundle(tls_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    _, server = tls_sim
+    result = search(
+        tls_sim, no_config, LOG4SHELL, "-f", "json", "--ca-bundle", str(server.cert_path)
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["hosts"] > 0
+
+
+def test_tls_succeeds_without_verification_but_warns(tls_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(tls_sim, no_config, LOG4SHELL, "-f", "json", "--no-verify-ssl")
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.stderr.lower() and "verif" in result.stderr.lower()
+
+
+# --- a real process: the password never shows in the process list; SIGTERM cleans up ---------
+
+
+def test_sigterm_mid_run_deletes_the_search_list(make_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    from cvesweep.simulator.faults import Faults
+
+    simulator = make_sim(faults=Faults(host_latency=0.05), real_time=True)
+    with SimulatorServer(simulator.recorder, port=0) as server:
+        env = {**os.environ, **env_for(server.url)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cvesweep", "search", LOG4SHELL, "--config", str(no_config)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while not simulator.recorder.forms("/detection/"):
+            assert time.monotonic() < deadline, "search never reached Qualys"
+            time.sleep(0.05)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert SIM_PASSWORD.encode() not in cmdline
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert simulator.open_lists() == []
