@@ -19,7 +19,7 @@ UrlOpt = Annotated[
     typer.Option(
         "--url",
         help="Qualys API base URL, e.g. https://qualysapi.qg2.apps.qualys.com "
-        "[env: CVESWEEP_QUALYS_URL]",
+        "(env: CVESWEEP_QUALYS_URL)",
         rich_help_panel="Connection",
     ),
 ]
@@ -34,14 +34,14 @@ HostnameOpt = Annotated[
 PortOpt = Annotated[
     int | None,
     typer.Option(
-        "--port", help="Port with --hostname [default: 443].", rich_help_panel="Connection"
+        "--port", help="Port with --hostname (default: 443).", rich_help_panel="Connection"
     ),
 ]
 UsernameOpt = Annotated[
     str | None,
     typer.Option(
         "--username",
-        help="Qualys API username [env: CVESWEEP_QUALYS_USERNAME]. The password "
+        help="Qualys API username (env: CVESWEEP_QUALYS_USERNAME). The password "
         "comes from CVESWEEP_QUALYS_PASSWORD, the config file (0600) or a prompt.",
         rich_help_panel="Connection",
     ),
@@ -50,7 +50,7 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="TOML config file [default: config.toml in the user config directory].",
+        help="TOML config file (default: config.toml in the user config directory).",
         rich_help_panel="Connection",
     ),
 ]

@@ -76,7 +76,7 @@ def search(
     truncation_limit: Annotated[
         int | None,
         typer.Option(
-            "--truncation-limit", help="Hosts per Qualys page (0 = no limit) [default: 1000]."
+            "--truncation-limit", help="Hosts per Qualys page (0 = no limit; default: 1000)."
         ),
     ] = None,
     debug: DebugOpt = False,

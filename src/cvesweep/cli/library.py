@@ -1,0 +1,282 @@
+"""``cvesweep library cves|assets|show|runs``: browse the threat library as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, assert_never
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from cvesweep.cli.app import app
+from cvesweep.cli.connection import DebugOpt
+from cvesweep.cli.failures import guarded, warn
+from cvesweep.cli.runtime import configure_logging
+from cvesweep.errors import InputError
+from cvesweep.export.table import make_console
+from cvesweep.library import Library, queries, resolve_library_url
+from cvesweep.models import parse_cve
+
+library_app = typer.Typer(
+    name="library",
+    help="Browse the threat library: CVEs, assets, one object, the run history.",
+    no_args_is_help=True,
+)
+app.add_typer(library_app, name="library")
+
+EMPTY_HINT = "the library is empty; run 'cvesweep search CVE-…' to fill it"
+DEFAULT_ASSET_LIMIT = 1000
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="The library: a SQLAlchemy URL or a SQLite file path (env CVESWEEP_DB; "
+        "default: library.db in the user data directory).",
+        rich_help_panel="Library",
+    ),
+]
+BrowseFormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="Output format: table or json.")
+]
+
+
+class BrowseFormat(StrEnum):
+    """How the ``library`` commands write (``--format``)."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+def parse_format(text: str) -> BrowseFormat:
+    """Return the ``--format`` choice; raise InputError (exit 2) for anything else."""
+    try:
+        return BrowseFormat(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(f.value for f in BrowseFormat)
+        raise InputError("--format", f"{text!r} is not a format; choose one of {choices}") from None
+
+
+@contextmanager
+def reading(db: str | None) -> Iterator[Engine]:
+    """Yield the engine of the library named by ``--db`` / CVESWEEP_DB / the default.
+
+    A SQLite file that does not exist is not created: an empty in-memory library stands
+    in for it, so reading commands answer "empty" and leave no file behind.
+    Raises LibraryError when the library cannot be opened.
+    """
+    url = resolve_library_url(db, os.environ)
+    with Library.open("sqlite://" if _missing_sqlite_file(url) else url) as library:
+        yield library.engine
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False  # Library.open reports the bad URL
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return False
+    return not name.startswith("file:") and not Path(name).exists()
+
+
+@library_app.command("cves")
+def cves(
+    db: DbOpt = None, output_format: BrowseFormatOpt = "table", debug: DebugOpt = False
+) -> None:
+    """Each CVE with its number of vulnerable assets, highest severity and last run."""
+    configure_logging(debug)
+    with guarded(debug=debug):
+        fmt = parse_format(output_format)
+        with reading(db) as engine:
+            found = queries.cve_summaries(engine)
+        rows = [
+            (c.cve, str(c.assets), _text(c.highest_severity), ", ".join(c.tags),
+             _when(c.last_run_at), _text(c.last_run_outcome))
+            for c in found
+        ]  # fmt: skip
+        headers = ("CVE", "Assets", "Highest severity", "Tags", "Last run", "Outcome")
+        _render(fmt, [asdict(c) for c in found], headers, rows)
+        if not found:
+            warn(EMPTY_HINT)
+
+
+@library_app.command("assets")
+def assets(
+    cve: Annotated[
+        str | None, typer.Option("--cve", help="Only assets vulnerable to this CVE.")
+    ] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only assets with this tag.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", help="Only assets whose IP or hostname contains this.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="Show at most N assets (0 = all).")
+    ] = DEFAULT_ASSET_LIMIT,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip the first N assets.")] = 0,
+    db: DbOpt = None,
+    output_format: BrowseFormatOpt = "table",
+    debug: DebugOpt = False,
+) -> None:
+    """Assets with IP, hostname, tags, number of CVEs and highest severity, by IP."""
+    configure_logging(debug)
+    with guarded(debug=debug):
+        fmt = parse_format(output_format)
+        cve_id = parse_cve(cve, field="--cve") if cve is not None else None
+        with reading(db) as engine:
+            found = queries.assets(
+                engine, cve=cve_id, tag=tag, search=search,
+                limit=limit + 1 if limit else None, offset=offset,
+            )  # fmt: skip
+        more = bool(limit) and len(found) > limit
+        found = found[:limit] if limit else found
+        rows = [
+            (a.value, _text(a.hostname), str(a.cves), _text(a.highest_severity), ", ".join(a.tags))
+            for a in found
+        ]
+        headers = ("IP", "Hostname", "CVEs", "Highest severity", "Tags")
+        _render(fmt, [asdict(a) for a in found], headers, rows)
+        if more:
+            warn(f"showing {limit} assets from {offset}; use --limit and --offset for more")
+        elif not found and not (cve or tag or search or offset):
+            warn(EMPTY_HINT)
+
+
+@library_app.command("show")
+def show(
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="An IP address or a CVE id.")],
+    db: DbOpt = None,
+    output_format: BrowseFormatOpt = "table",
+    debug: DebugOpt = False,
+) -> None:
+    """One object with its attributes, tags, sources, related objects and findings."""
+    configure_logging(debug)
+    with guarded(debug=debug):
+        fmt = parse_format(output_format)
+        with reading(db) as engine:
+            detail = queries.object_detail(engine, value)
+        if fmt is BrowseFormat.JSON:
+            _write_json(asdict(detail))
+        elif fmt is BrowseFormat.TABLE:
+            _show_table(make_console(sys.stdout), detail)
+        else:
+            assert_never(fmt)
+
+
+@library_app.command("runs")
+def runs(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N runs.")] = 50,
+    db: DbOpt = None,
+    output_format: BrowseFormatOpt = "table",
+    debug: DebugOpt = False,
+) -> None:
+    """The run history, newest first: outcome, counts, search list."""
+    configure_logging(debug)
+    with guarded(debug=debug):
+        fmt = parse_format(output_format)
+        with reading(db) as engine:
+            found = queries.runs(engine, limit=limit)
+        rows = [
+            (str(r.id), r.cve, _when(r.started_at), r.outcome, str(r.hosts), str(r.detections),
+             f"{_text(r.assets_created)} / {_text(r.assets_updated)}",
+             _search_list(r), _text(r.error))
+            for r in found
+        ]  # fmt: skip
+        headers = ("Run", "CVE", "Started", "Outcome", "Hosts", "Detections",
+                   "Assets new / updated", "Search list", "Error")  # fmt: skip
+        _render(fmt, [asdict(r) for r in found], headers, rows)
+        if not found:
+            warn(EMPTY_HINT)
+
+
+def _render(
+    fmt: BrowseFormat,
+    records: list[dict[str, object]],
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+) -> None:
+    if fmt is BrowseFormat.JSON:
+        _write_json(records)
+    elif fmt is BrowseFormat.TABLE:
+        console = make_console(sys.stdout)
+        if rows:
+            console.print(_table(headers, rows))
+    else:
+        assert_never(fmt)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    """A plain table; every cell is Text, so library values are never read as markup."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def _show_table(console: Console, detail: queries.ObjectDetail) -> None:
+    facts = [
+        ("Value", detail.value), ("Kind", f"{detail.kind} ({detail.type})"),
+        ("Description", _text(detail.description)), ("Created", _when(detail.created)),
+        ("Updated", _when(detail.updated)), ("Sources", ", ".join(detail.sources) or "-"),
+        ("Tags", ", ".join(detail.tags) or "-"),
+    ]  # fmt: skip
+    console.print(_table(("Field", "Value"), facts))
+    sections: list[tuple[str, Sequence[str], list[tuple[str, ...]]]] = [
+        ("Attributes", ("Name", "Value", "Source", "Published"),
+         [(a.name, a.value, a.source, _when(a.published)) for a in detail.attributes]),
+        ("Related", ("Kind", "Type", "Value"),
+         [(r.kind, r.type, r.value) for r in detail.related]),
+        ("Findings", ("Asset", "CVE", "QID", "Severity", "Status", "Type", "First found",
+                      "Last found"),
+         [(f.asset, f.cve, str(f.qid), _text(f.severity), _text(f.status), _text(f.type),
+           _text(f.first_found), _text(f.last_found)) for f in detail.findings]),
+    ]  # fmt: skip
+    for title, headers, rows in sections:
+        console.print()
+        console.print(Text(f"{title} ({len(rows)})", style="bold"))
+        if rows:
+            console.print(_table(headers, rows))
+
+
+def _write_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return _when(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _when(moment: datetime | None) -> str:
+    """A library time as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or ``-``."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _search_list(run: queries.RunSummary) -> str:
+    if run.search_list_id is None:
+        return "-"
+    return f"{run.search_list_id} ({'deleted' if run.search_list_deleted else 'NOT deleted'})"
