@@ -1,0 +1,194 @@
+"""``cvesweep simulator`` as a real process: its banner, its HTTP API, its stop, its errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from cvesweep.cli.main import app
+
+DETECTIONS = "/api/2.0/fo/asset/host/vm/detection/"
+HEADERS = {"X-Requested-With": "cvesweep tests"}
+WAIT = 30.0
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    lines: list[str]  # what it printed before serving: banner, CVEs, curl example
+    url: str
+    username: str
+    password: str
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cvesweep", "simulator", *args]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CVESWEEP_SIM_PASSWORD"}
+    return {**env, "NO_COLOR": "1", "COLUMNS": "200", **extra}
+
+
+@contextmanager
+def simulator(*args: str, **env: str) -> Iterator[Running]:
+    process = subprocess.Popen(
+        command("--port", "0", *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(**env),
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline()]
+        found = re.match(r"Qualys simulator on (\S+)\s+username=(\S+) password=(\S+)", lines[0])
+        assert found, f"unexpected first line {lines[0]!r}; stderr: {process.stderr}"
+        while not lines[-1].startswith("State:"):
+            lines.append(process.stdout.readline())
+            assert lines[-1], "the simulator stopped before it was ready"
+        yield Running(process, lines, found[1], found[2], found[3])
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=WAIT)
+
+
+def invoke(*args: str) -> Result:
+    """Run the command in-process (for errors found before anything is served)."""
+    return CliRunner().invoke(app, ["simulator", *args], env=environment())
+
+
+def stop(running: Running, signum: int = signal.SIGINT) -> tuple[int, str]:
+    running.process.send_signal(signum)
+    _, err = running.process.communicate(timeout=WAIT)
+    return running.process.returncode, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serves_the_api_and_exits_0_on_a_signal(signum: int) -> None:
+    with simulator("--hosts", "300", "--seed", "7") as running:
+        assert running.url.startswith("http://127.0.0.1:")
+        assert running.lines[0].rstrip().endswith("(300 hosts, seed 7)")
+        reply = httpx.post(
+            running.url + DETECTIONS,
+            data={"action": "list", "truncation_limit": "2"},
+            headers=HEADERS,
+            auth=(running.username, running.password),
+        )
+        assert reply.status_code == 200
+        assert "<HOST_LIST_VM_DETECTION_OUTPUT>" in reply.text
+        assert stop(running, signum)[0] == 0
+
+
+def test_announces_five_cves_with_host_counts_and_a_working_curl_line() -> None:
+    with simulator() as running:
+        cves = [line.split() for line in running.lines if line.startswith("  CVE-")]
+        curl = next(line for line in running.lines if line.startswith("Try: curl "))
+        stop(running)
+    assert len(cves) == 5
+    assert all(len(row) == 3 and int(row[1]) > 0 and row[2] == "hosts" for row in cves)
+    assert "X-Requested-With" in curl and f"-u {running.username}:{running.password}" in curl
+    assert running.url + DETECTIONS in curl
+
+
+def test_password_from_the_environment_is_the_one_accepted() -> None:
+    with simulator("--username", "alice", CVESWEEP_SIM_PASSWORD="from-env") as running:
+        url = running.url + DETECTIONS + "?action=list&truncation_limit=1"
+        good = httpx.get(url, headers=HEADERS, auth=("alice", "from-env"))
+        bad = httpx.get(url, headers=HEADERS, auth=("alice", "simpass"))
+        stop(running)
+    assert running.password == "from-env"
+    assert (good.status_code, bad.status_code) == (200, 401)
+
+
+def test_tls_prints_a_certificate_that_verifies_the_server() -> None:
+    with simulator("--tls") as running:
+        cert_line = next(line for line in running.lines if line.startswith("TLS certificate"))
+        cert_path = cert_line.split(": ", 1)[1].strip()
+        verify = ssl.create_default_context(cafile=cert_path)
+        auth = (running.username, running.password)
+        reply = httpx.get(running.url + "/msp/about.php", verify=verify, headers=HEADERS, auth=auth)
+        code, _ = stop(running)
+    assert running.url.startswith("https://127.0.0.1:")
+    assert reply.status_code == 200
+    assert code == 0
+    assert not os.path.exists(cert_path)  # the temporary certificate is removed at exit
+
+
+def test_fault_flags_become_the_app_faults() -> None:
+    flags = ["--latency-page", "0.25", "--latency-host", "0.5", "--rate-limit", "50"]
+    flags += ["--rate-window", "60", "--concurrency-limit", "3", "--error-rate", "0.5"]
+    flags += ["--drop-after-bytes", "4096", "--malformed-xml"]
+    with simulator(*flags) as running:
+        faults = httpx.get(running.url + "/_sim/state").json()["faults"]
+        stop(running)
+    expected = {"page_latency": 0.25, "host_latency": 0.5, "rate_limit": 50}
+    expected |= {"rate_window_sec": 60, "concurrency_limit": 3, "error_rate": 0.5}
+    expected |= {"drop_after_bytes": 4096, "malformed_xml": True}
+    assert {key: faults[key] for key in expected} == expected
+
+
+def test_drop_fault_cuts_the_detection_reply_mid_body() -> None:
+    with simulator("--drop-after-bytes", "2000") as running:
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(
+                running.url + DETECTIONS + "?action=list&truncation_limit=50",
+                headers=HEADERS,
+                auth=(running.username, running.password),
+            )
+        stop(running)
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--port", "70000"], "--port"),
+        (["--port", "http"], "--port"),
+        (["--hosts", "-1"], "--hosts"),
+        (["--seed", "one"], "--seed"),
+        (["--latency-page", "-1"], "--latency-page"),
+        (["--latency-host", "-0.5"], "--latency-host"),
+        (["--rate-limit", "0"], "--rate-limit"),
+        (["--rate-window", "0"], "--rate-window"),
+        (["--concurrency-limit", "0"], "--concurrency-limit"),
+        (["--error-rate", "1.5"], "--error-rate"),
+        (["--drop-after-bytes", "-5"], "--drop-after-bytes"),
+        (["--username", "a:b"], "--username"),
+        (["--password", ""], "--password"),
+    ],
+)
+def test_invalid_option_exits_2_naming_it(args: list[str], option: str) -> None:
+    done = invoke(*args)
+    assert done.exit_code == 2
+    assert option in done.stderr
+
+
+def test_port_in_use_exits_2_with_a_hint() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = invoke("--port", port)
+    assert done.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "--port 0" in done.stderr
+
+
+def test_non_loopback_host_is_warned_about() -> None:
+    # 192.0.2.1 (TEST-NET-1) is on no interface: the warning shows, then binding fails.
+    done = invoke("--host", "192.0.2.1", "--port", "0")
+    assert "warning: --host 192.0.2.1 is not loopback" in done.stderr
+    assert done.exit_code == 2
