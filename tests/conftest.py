@@ -153,3 +153,22 @@ def live_sim(make_sim: Callable[..., Sim]) -> Iterator[tuple[Sim, SimulatorServe
     simulator = make_sim()
     with SimulatorServer(simulator.recorder, port=0) as server:
         yield simulator, server
+
+
+@pytest.fixture(autouse=True)
+def _private_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point the user config and data directories at temporary ones for every test, so no
+    test reads the developer's config or writes to their library."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    for name in (
+        "CVESWEEP_DB",
+        "CVESWEEP_QUALYS_URL",
+        "CVESWEEP_QUALYS_USERNAME",
+        "CVESWEEP_QUALYS_PASSWORD",
+        "CVESWEEP_WEB_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)

@@ -51,6 +51,7 @@ def test_every_row_is_a_settings_field_with_the_same_default() -> None:
     assert [spec.name for spec in SETTINGS] == [
         "url", "hostname", "port", "username", "password", "verify_ssl", "ca_bundle",
         "connect_timeout", "read_timeout", "retries", "wait_budget", "truncation_limit",
+        "add_assets", "add_discovered_assets", "tag_cves",
     ]  # fmt: skip
     assert set(fields) == {spec.name for spec in SETTINGS}
     for spec in SETTINGS:

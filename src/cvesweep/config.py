@@ -18,6 +18,11 @@ default file is fine; a missing explicit file is an error. Example, every key op
     [search]
     truncation_limit = 1000   # hosts per page, 0 = no limit
 
+    [library]                 # what a search stores (the --[no-]... flags of search)
+    add_assets = true
+    add_discovered_assets = true
+    tag_cves = true
+
 Which keys exist and their types come from the settings table (:mod:`cvesweep.settings`),
 passed in as a schema, so this module knows the file format but not what the values mean.
 Unknown keys and wrong types are a ConfigError naming the key. A file holding a secret

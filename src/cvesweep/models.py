@@ -7,7 +7,7 @@ string order is time order, so comparisons need no parsing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NewType
@@ -118,6 +118,7 @@ class SearchSummary:
     search_list_id: int | None
     search_list_deleted: bool
     elapsed_s: float
+    library: Mapping[str, int] | None = None  # what the run stored, when it stored anything
 
 
 @dataclass(frozen=True, slots=True)

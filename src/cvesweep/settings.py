@@ -82,6 +82,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("truncation_limit", 1000, "hosts per page of the detection list "
                 "(0 = no limit, at most 1,000,000)", "truncation", _I,
                 "--truncation-limit", None, "search.truncation_limit"),
+    SettingSpec("add_assets", True, "store each vulnerable host as an Asset related to the "
+                "CVE, with its Qualys attributes, tags and findings", "bool", _B,
+                "--add-assets", None, "library.add_assets"),
+    SettingSpec("add_discovered_assets", True, "keep every host found as an Asset with its "
+                "identity attributes, even when --no-add-assets", "bool", _B,
+                "--add-discovered-assets", None, "library.add_discovered_assets"),
+    SettingSpec("tag_cves", True, "add the union of the vulnerable hosts' Qualys tags to "
+                "the CVE", "bool", _B, "--tag-cves", None, "library.tag_cves"),
 )  # fmt: skip
 
 SETTINGS_BY_NAME: Mapping[str, SettingSpec] = {spec.name: spec for spec in SETTINGS}
@@ -113,6 +121,9 @@ class Settings:
     retries: int = 4
     wait_budget: float = 300.0
     truncation_limit: int = 1000
+    add_assets: bool = True
+    add_discovered_assets: bool = True
+    tag_cves: bool = True
 
     def __post_init__(self) -> None:
         if self.url is None and self.hostname is None:

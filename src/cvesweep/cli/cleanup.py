@@ -16,7 +16,6 @@ from cvesweep.cli.connection import (
     PortOpt,
     UrlOpt,
     UsernameOpt,
-    client_config,
     resolve_settings,
 )
 from cvesweep.cli.failures import guarded
@@ -24,6 +23,7 @@ from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import InputError
 from cvesweep.qualys import searchlists
 from cvesweep.qualys.client import QualysClient
+from cvesweep.runner import client_config
 
 
 @app.command()

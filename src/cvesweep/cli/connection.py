@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from cvesweep.cli.failures import warn
-from cvesweep.qualys.client import ClientConfig
 from cvesweep.settings import Settings, load_settings
 
 UrlOpt = Annotated[
@@ -70,6 +69,15 @@ NoVerifyOpt = Annotated[
         rich_help_panel="Connection",
     ),
 ]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="The library: a SQLAlchemy URL or a SQLite file path (env CVESWEEP_DB; "
+        "default: library.db in the user data directory).",
+        rich_help_panel="Library",
+    ),
+]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show tracebacks and debug logs on errors.")
 ]
@@ -85,6 +93,7 @@ def resolve_settings(
     ca_bundle: Path | None,
     no_verify_ssl: bool,
     truncation_limit: int | None = None,
+    store_flags: dict[str, bool | None] | None = None,
 ) -> Settings:
     """Settings from the flags, the environment, the config file and (on a TTY) a prompt.
 
@@ -98,26 +107,10 @@ def resolve_settings(
         "ca_bundle": ca_bundle,
         "verify_ssl": False if no_verify_ssl else None,
         "truncation_limit": truncation_limit,
+        **(store_flags or {}),
     }
     prompt = getpass if sys.stdin.isatty() else None
     settings = load_settings(flags=flags, environ=os.environ, config_path=config, prompt=prompt)
     if not settings.verify_ssl:
         warn("TLS certificate verification is off (--no-verify-ssl): the connection is insecure")
     return settings
-
-
-def client_config(settings: Settings) -> ClientConfig:
-    """The HTTP client's configuration for these settings."""
-    verify: bool | str = settings.verify_ssl
-    if settings.verify_ssl and settings.ca_bundle is not None:
-        verify = str(settings.ca_bundle)
-    return ClientConfig(
-        base_url=settings.base_url,
-        username=settings.username,
-        password=settings.password,
-        verify=verify,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        retries=settings.retries,
-        wait_budget=settings.wait_budget,
-    )

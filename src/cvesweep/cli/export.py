@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from cvesweep.cli.app import app
-from cvesweep.cli.connection import DebugOpt
+from cvesweep.cli.connection import DbOpt, DebugOpt
 from cvesweep.cli.failures import guarded, warn
-from cvesweep.cli.library import EMPTY_HINT, DbOpt, reading
+from cvesweep.cli.library import EMPTY_HINT, reading
 from cvesweep.cli.output import OutputOpt, check_output_path
 from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import ExportError

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from cvesweep.cli.app import app
-from cvesweep.cli.connection import DebugOpt
+from cvesweep.cli.connection import DbOpt, DebugOpt
 from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import InputError
@@ -40,15 +40,6 @@ app.add_typer(library_app, name="library")
 EMPTY_HINT = "the library is empty; run 'cvesweep search CVE-…' to fill it"
 DEFAULT_ASSET_LIMIT = 1000
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="The library: a SQLAlchemy URL or a SQLite file path (env CVESWEEP_DB; "
-        "default: library.db in the user data directory).",
-        rich_help_panel="Library",
-    ),
-]
 BrowseFormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="Output format: table or json.")
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -10,22 +11,23 @@ from cvesweep.cli.app import app
 from cvesweep.cli.connection import (
     CaBundleOpt,
     ConfigOpt,
+    DbOpt,
     DebugOpt,
     HostnameOpt,
     NoVerifyOpt,
     PortOpt,
     UrlOpt,
     UsernameOpt,
-    client_config,
     resolve_settings,
 )
 from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit
 from cvesweep.cli.runtime import configure_logging, progress_reporter, sigterm_as_interrupt
 from cvesweep.inputs import build_options, parse_truncation_limit
+from cvesweep.library import StoreFlags, resolve_library_url
 from cvesweep.models import parse_cve
-from cvesweep.operation import release, search_vulnerable_hosts
-from cvesweep.qualys.client import QualysClient
+from cvesweep.operation import release
+from cvesweep.runner import RunRequest, run_search
 
 
 @app.command()
@@ -79,6 +81,35 @@ def search(
             "--truncation-limit", help="Hosts per Qualys page (0 = no limit; default: 1000)."
         ),
     ] = None,
+    add_assets: Annotated[
+        bool | None,
+        typer.Option(
+            "--add-assets/--no-add-assets",
+            rich_help_panel="Library",
+            help="Store each vulnerable host as an Asset related to the CVE "
+            "(default: on, or the config file's library.add_assets).",
+        ),
+    ] = None,
+    add_discovered_assets: Annotated[
+        bool | None,
+        typer.Option(
+            "--add-discovered-assets/--no-add-discovered-assets",
+            rich_help_panel="Library",
+            help="Keep every host found as an Asset with its identity attributes (default: on).",
+        ),
+    ] = None,
+    tag_cves: Annotated[
+        bool | None,
+        typer.Option(
+            "--tag-cves/--no-tag-cves",
+            rich_help_panel="Library",
+            help="Add the vulnerable hosts' Qualys tags to the CVE (default: on).",
+        ),
+    ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", rich_help_panel="Library", help="Touch no library at all.")
+    ] = False,
+    db: DbOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Find every host with an open detection of CVE-ID, show them, exit 0 (even with none).
@@ -95,19 +126,22 @@ def search(
         if truncation_limit is not None:
             parse_truncation_limit(truncation_limit)
         fmt = check_output_path(output_format, output)
+        library_url = None if no_store else resolve_library_url(db, os.environ)
         settings = resolve_settings(
             url=url, hostname=hostname, port=port, username=username, config=config,
             ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl, truncation_limit=truncation_limit,
+            store_flags={"add_assets": add_assets, "tag_cves": tag_cves,
+                         "add_discovered_assets": add_discovered_assets},
         )  # fmt: skip
-        with (
-            sigterm_as_interrupt(),
-            QualysClient(client_config(settings)) as client,
-            progress_reporter() as progress,
-        ):
-            result = search_vulnerable_hosts(
-                client, cve_id, options,
-                truncation_limit=settings.truncation_limit, progress=progress,
-            )  # fmt: skip
+        flags = StoreFlags(
+            add_assets=settings.add_assets,
+            add_discovered_assets=settings.add_discovered_assets,
+            tag_cves=settings.tag_cves,
+        )
+        request = RunRequest(cve=cve_id, options=options, flags=flags, store=not no_store)
+        with sigterm_as_interrupt(), progress_reporter() as progress:
+            outcome = run_search(settings, request, library_url=library_url, progress=progress)
+        result = outcome.result
         try:
             emit(result, fmt, output)
         finally:

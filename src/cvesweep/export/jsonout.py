@@ -72,7 +72,7 @@ def summary_record(summary: SearchSummary | None) -> dict[str, object] | None:
     """Return the ``summary`` object, or None when there is no summary."""
     if summary is None:
         return None
-    return {
+    record: dict[str, object] = {
         "hosts": summary.hosts,
         "detections": summary.detections,
         "qids": list(summary.qids),
@@ -82,3 +82,6 @@ def summary_record(summary: SearchSummary | None) -> dict[str, object] | None:
         "search_list_deleted": summary.search_list_deleted,
         "elapsed_s": round(summary.elapsed_s, 3),
     }
+    if summary.library is not None:  # an extension of the contract: what the run stored
+        record["library"] = dict(summary.library)
+    return record

@@ -8,7 +8,7 @@ wide.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import TextIO
@@ -153,7 +153,19 @@ def summary_rows(result: SearchResult, counts: _Counts | None = None) -> list[tu
          if listed else "not created"),
         ("Time", f"{summary.elapsed_s:.2f} s"),
     ]  # fmt: skip
+    if summary.library is not None:
+        rows.append(("Library", describe_stored(summary.library)))
     return rows
+
+
+def describe_stored(stored: Mapping[str, int]) -> str:
+    """Return what a run stored in one line, e.g. ``3 assets created, 1 updated, ...``."""
+    return (
+        f"{stored.get('assets_created', 0)} assets created, "
+        f"{stored.get('assets_updated', 0)} updated, "
+        f"{stored.get('attributes_added', 0)} attributes added, "
+        f"{stored.get('relationships_added', 0)} relationships added"
+    )
 
 
 def describe_filters(options: SearchOptions) -> str:

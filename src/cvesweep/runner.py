@@ -1,0 +1,195 @@
+"""One run of the operation for a front end: open the library, search, store, record.
+
+The CLI and the web UI both call :func:`run_search`, so a run behaves the same wherever
+it starts: the library is opened (and checked) before anything is sent to Qualys, the
+search result is stored in one transaction, and a run that fails or is cancelled is
+recorded as such without touching the stored objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import httpx
+
+from cvesweep.errors import CvesweepError
+from cvesweep.library import IngestStats, Library, RunRecord, StoreFlags, run_parameters
+from cvesweep.models import CveId, SearchOptions, SearchResult
+from cvesweep.operation import release, search_vulnerable_hosts
+from cvesweep.qualys.client import ClientConfig, QualysClient
+from cvesweep.qualys.detections import Progress, ProgressCallback
+from cvesweep.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(CvesweepError):
+    """The run was cancelled by its user (web UI cancel button)."""
+
+    exit_code = 130
+    source = "user"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to search for and what to store."""
+
+    cve: CveId
+    options: SearchOptions = field(default_factory=SearchOptions)
+    flags: StoreFlags = field(default_factory=StoreFlags)
+    store: bool = True
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A successful run: the result (hosts spooled on disk: ``release`` it) and what was stored."""
+
+    result: SearchResult
+    stats: IngestStats | None
+
+    def release(self) -> None:
+        """Delete the on-disk spool of hosts."""
+        release(self.result)
+
+
+def client_config(settings: Settings) -> ClientConfig:
+    """The HTTP client's configuration for these settings."""
+    verify: bool | str = settings.verify_ssl
+    if settings.verify_ssl and settings.ca_bundle is not None:
+        verify = str(settings.ca_bundle)
+    return ClientConfig(
+        base_url=settings.base_url,
+        username=settings.username,
+        password=settings.password,
+        verify=verify,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retries=settings.retries,
+        wait_budget=settings.wait_budget,
+    )
+
+
+def run_search(
+    settings: Settings,
+    request: RunRequest,
+    *,
+    library_url: str | None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> RunOutcome:
+    """Search Qualys for ``request.cve`` and store the result in the library.
+
+    ``library_url`` None (or ``request.store`` False) stores nothing. ``cancel``, when set
+    by another thread, stops the run at the next progress report (the search list is
+    still deleted) and raises :class:`Cancelled`. Raises CvesweepError subclasses.
+    """
+    library = Library.open(library_url) if request.store and library_url else None
+    try:
+        return _run(settings, request, library, progress, cancel, transport)
+    finally:
+        if library is not None:
+            library.close()
+
+
+def _run(
+    settings: Settings,
+    request: RunRequest,
+    library: Library | None,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    transport: httpx.BaseTransport | None,
+) -> RunOutcome:
+    started = datetime.now(UTC)
+    parameters = run_parameters(
+        request.options,
+        flags=_flag_dict(request.flags),
+        truncation_limit=settings.truncation_limit,
+        base_url=settings.base_url,
+        username=settings.username,
+    )
+    try:
+        with QualysClient(client_config(settings), transport=transport) as client:
+            result = search_vulnerable_hosts(
+                client,
+                request.cve,
+                request.options,
+                truncation_limit=settings.truncation_limit,
+                progress=_cancellable(progress, cancel),
+            )
+    except (CvesweepError, KeyboardInterrupt) as error:
+        if library is not None:
+            _record_failure(library, request.cve, started, parameters, error)
+        raise
+    if library is None:
+        return RunOutcome(result, None)
+    try:
+        run = RunRecord.from_result(
+            result, started_at=started, finished_at=datetime.now(UTC), parameters=parameters
+        )
+        stats = library.ingest(result, request.flags, run)
+    except BaseException:
+        release(result)
+        raise
+    return RunOutcome(_with_stats(result, stats), stats)
+
+
+def _with_stats(result: SearchResult, stats: IngestStats) -> SearchResult:
+    if result.summary is None:
+        return result
+    stored = {
+        "assets_created": stats.assets_created,
+        "assets_updated": stats.assets_updated,
+        "attributes_added": stats.attributes_added,
+        "relationships_added": stats.relationships_added,
+    }
+    return replace(result, summary=replace(result.summary, library=stored))
+
+
+def _cancellable(
+    progress: ProgressCallback | None, cancel: threading.Event | None
+) -> ProgressCallback | None:
+    if cancel is None:
+        return progress
+
+    def report(state: Progress) -> None:
+        if cancel.is_set():
+            raise Cancelled("the search was cancelled; its Qualys search list was deleted")
+        if progress is not None:
+            progress(state)
+
+    return report
+
+
+def _record_failure(
+    library: Library,
+    cve: CveId,
+    started: datetime,
+    parameters: dict[str, object],
+    error: BaseException,
+) -> None:
+    """Record a failed run; a library failure here is logged, never raised over ``error``."""
+    interrupted = isinstance(error, KeyboardInterrupt | Cancelled)
+    run = RunRecord(
+        cve=cve,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        outcome="interrupted" if interrupted else "failed",
+        error=str(error) or type(error).__name__,
+        parameters=parameters,
+    )
+    try:
+        library.record_run(run)
+    except CvesweepError as failure:
+        log.warning("the failed run could not be recorded: %s", failure)
+
+
+def _flag_dict(flags: StoreFlags) -> dict[str, bool]:
+    return {
+        "add_assets": flags.add_assets,
+        "add_discovered_assets": flags.add_discovered_assets,
+        "tag_cves": flags.tag_cves,
+    }
