@@ -1,0 +1,263 @@
+"""Benchmark of the threat-library ingest against a stdlib sqlite3 floor; prints figures.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/bench_library.py                      # 100,000 hosts, 500,000 detections
+    .venv/bin/python bench/bench_library.py --hosts 20000        # a quicker run
+
+Each measurement runs in a fresh subprocess (``--worker NAME DIR``) that prints one JSON
+line with its timings and its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``):
+
+* ``ingest``: builds a SearchResult of N hosts x 5 detections into a real
+  :class:`cvesweep.spool.HostSpool` (deterministic, realistic values: QIDs of one CVE with
+  their fixed severities, statuses, types, ports, dates, 1-3 Qualys tags from a pool, 2 %
+  IPv6-only hosts), ingests it into a fresh SQLite library, then ingests it again unchanged;
+* ``floor``: stdlib ``sqlite3`` ``executemany`` of the same finding rows (built in memory
+  before the clock starts), in one transaction, into a table shaped like ``findings``
+  (same columns, same unique key, WAL). Its worker's RSS holds all rows at once; only the
+  ingest worker has the 200 MiB target.
+
+Targets (issue 4): first ingest within 3 x the floor, re-ingest no slower than the first,
+peak RSS under 200 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cvesweep.models import (
+    CveId,
+    Detection,
+    Host,
+    HostId,
+    Qid,
+    SearchOptions,
+    SearchResult,
+    SearchSummary,
+    Tag,
+)
+from cvesweep.spool import HostSpool
+
+DETECTIONS_PER_HOST = 5
+CVE = CveId("CVE-2021-44228")
+# Log4Shell-like: one CVE, a dozen QIDs, severity fixed per QID as in the Qualys KB.
+QIDS = [(376157 + i, 5 if i % 3 else 4) for i in range(12)]
+STATUSES = ["Active"] * 6 + ["New"] * 2 + ["Re-Opened"]
+TYPES = ["Confirmed"] * 4 + ["Potential"]
+PORTS = [443, 8080, 8443, 9200, None]
+TAGS = [Tag(f"Site {i:02d}", 7000 + i) for i in range(40)] + [Tag("Production", 7100)]
+MIB = 1024 * 1024
+
+
+def make_host(index: int, rng: random.Random) -> Host:
+    """Host number ``index`` of the synthetic fleet (deterministic for a given rng state)."""
+    host_id = 100_000 + index
+    a, b, c = (index >> 16) & 255, (index >> 8) & 255, index & 255
+    ipv6_only = index % 50 == 49
+    scan = f"2024-04-{1 + index % 28:02d}T{index % 24:02d}:{index % 60:02d}:01Z"
+    detections = tuple(
+        Detection(
+            qid=Qid(qid),
+            type=rng.choice(TYPES),
+            severity=severity,
+            status=rng.choice(STATUSES),
+            port=rng.choice(PORTS),
+            protocol="tcp",
+            first_found=f"2023-{1 + index % 12:02d}-15T08:00:00Z",
+            last_found=scan if rng.random() < 0.8 else "2024-03-30T12:00:00Z",
+            times_found=rng.randint(1, 40),
+        )
+        for qid, severity in sorted(rng.sample(QIDS, DETECTIONS_PER_HOST))
+    )
+    return Host(
+        id=HostId(host_id),
+        ip=None if ipv6_only else f"10.{a}.{b}.{c}",
+        ipv6=f"2001:db8:{a:x}:{b:x}::{c:x}" if ipv6_only else None,
+        tracking_method="AGENT" if index % 3 == 0 else "IP",
+        os=rng.choice(["Ubuntu 22.04", "Windows Server 2019", "RHEL 8.9", "Debian 12"]),
+        dns=f"host-{host_id}.corp.example.com",
+        netbios=f"HOST{host_id}",
+        last_scan=scan,
+        tags=(TAGS[index % 40], TAGS[40]) if index % 4 else (TAGS[index % 40],),
+        detections=detections,
+    )
+
+
+def build_result(hosts: int, directory: str) -> SearchResult:  # hosts: a HostSpool
+    """A SearchResult of ``hosts`` synthetic hosts spooled on disk in ``directory``."""
+    rng = random.Random(2021)
+    spool = HostSpool(directory)
+    for index in range(hosts):
+        spool.append(make_host(index, rng))
+    summary = SearchSummary(
+        hosts=spool.hosts,
+        detections=spool.detections,
+        qids=tuple(q for q, _ in QIDS),
+        pages=hosts // 1000 + 1,
+        api_calls=hosts // 1000 + 3,
+        search_list_id=1,
+        search_list_deleted=True,
+        elapsed_s=0.0,
+    )
+    return SearchResult(cve=CVE, options=SearchOptions(), hosts=spool, summary=summary)
+
+
+def finding_rows(hosts: int) -> Iterator[tuple[object, ...]]:
+    """The same finding rows the ingest writes, as plain tuples for the floor."""
+    rng = random.Random(2021)
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    for index in range(hosts):
+        host = make_host(index, rng)
+        for d in host.detections:
+            yield (
+                index + 2,
+                1,
+                d.qid,
+                d.severity,
+                d.status,
+                d.type,
+                d.port,
+                d.protocol,
+                d.first_found,
+                d.last_found,
+                d.times_found,
+                host.last_scan,
+                host.id,
+                now,
+                now,
+            )
+
+
+FLOOR_DDL = """CREATE TABLE findings (
+    id INTEGER PRIMARY KEY, asset_id INTEGER NOT NULL, cve_id INTEGER NOT NULL,
+    qid INTEGER NOT NULL, severity INTEGER, status VARCHAR(32), type VARCHAR(32),
+    port INTEGER, protocol VARCHAR(16), first_found VARCHAR(20), last_found VARCHAR(20),
+    times_found INTEGER, last_scan VARCHAR(20), qualys_host_id INTEGER,
+    first_seen_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+    UNIQUE (asset_id, cve_id, qid))"""
+
+
+def worker_floor(hosts: int, directory: str) -> dict[str, object]:
+    connection = sqlite3.connect(Path(directory) / "floor.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.execute(FLOOR_DDL)
+    rows = list(finding_rows(hosts))  # generated before the clock starts: a true floor
+    started = time.perf_counter()
+    connection.execute("BEGIN")
+    connection.executemany(
+        "INSERT INTO findings (asset_id, cve_id, qid, severity, status, type, port, protocol,"
+        " first_found, last_found, times_found, last_scan, qualys_host_id, first_seen_at,"
+        " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    connection.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    (count,) = connection.execute("SELECT count(*) FROM findings").fetchone()
+    connection.close()
+    return {"floor_s": elapsed, "floor_rows": count}
+
+
+def worker_ingest(hosts: int, directory: str) -> dict[str, object]:
+    from cvesweep.library import Library, RunRecord, StoreFlags
+
+    started = time.perf_counter()
+    result = build_result(hosts, directory)
+    assert isinstance(result.hosts, HostSpool)
+    built = time.perf_counter() - started
+    figures: dict[str, object] = {"build_s": built, "detections": result.hosts.detections}
+    with Library.open(f"sqlite:///{Path(directory) / 'library.db'}") as library:
+        for label in ("first", "second"):
+            now = datetime.now(UTC)
+            run = RunRecord.from_result(result, started_at=now, finished_at=now, parameters={})
+            started = time.perf_counter()
+            stats = library.ingest(result, StoreFlags(), run)
+            figures[f"{label}_s"] = time.perf_counter() - started
+            figures[f"{label}_stats"] = stats.__dict__
+        figures["rows"] = _row_counts(library)
+    result.hosts.close()
+    return figures
+
+
+def _row_counts(library: Any) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from cvesweep.library.schema import metadata
+
+    counts = {}
+    with library.engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            counts[table.name] = connection.scalar(select(func.count()).select_from(table))
+    return counts
+
+
+def run_worker(name: str, hosts: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cvesweep-bench-") as directory:
+        output = subprocess.run(
+            [sys.executable, __file__, "--worker", name, directory, "--hosts", str(hosts)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=100_000)
+    parser.add_argument("--worker", nargs=2, metavar=("NAME", "DIR"))
+    args = parser.parse_args()
+    if args.worker:
+        name, directory = args.worker
+        figures = (worker_floor if name == "floor" else worker_ingest)(args.hosts, directory)
+        figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(figures))
+        return
+    report(args.hosts, run_worker("floor", args.hosts), run_worker("ingest", args.hosts))
+
+
+def report(hosts: int, floor: dict[str, Any], ingest: dict[str, Any]) -> None:
+    findings, floor_s = int(floor["floor_rows"]), float(floor["floor_s"])
+    first_s, second_s = float(ingest["first_s"]), float(ingest["second_s"])
+    rss = float(ingest["peak_rss_mib"])
+    rows = ingest["rows"]
+    written = sum(count for table, count in rows.items() if table != "meta")
+    print(f"library ingest benchmark: {hosts:,} hosts, {ingest['detections']:,} detections")
+    print(f"  spool build (not part of ingest): {float(ingest['build_s']):.2f} s")
+    print(
+        f"  floor: sqlite3 executemany of {findings:,} finding rows: {floor_s:.2f} s "
+        f"({findings / floor_s:,.0f} rows/s)"
+    )
+    print(
+        f"  first ingest : {first_s:.2f} s ({findings / first_s:,.0f} findings/s; "
+        f"{written / first_s:,.0f} rows/s over {written:,} rows) = {first_s / floor_s:.2f} x floor"
+        f" [target <= 3.00] {'OK' if first_s <= 3 * floor_s else 'MISSED'}"
+    )
+    print(
+        f"  second ingest: {second_s:.2f} s ({findings / second_s:,.0f} findings/s)"
+        f" [target <= first] {'OK' if second_s <= first_s else 'MISSED'}"
+    )
+    print(
+        f"  peak RSS: ingest worker {rss:.0f} MiB [target < 200] {'OK' if rss < 200 else 'MISSED'}"
+        f"; floor worker {float(floor['peak_rss_mib']):.0f} MiB (holds all its rows)"
+    )
+    print(f"  rows in library: {json.dumps(rows)}")
+    print(f"  first ingest stats : {json.dumps(ingest['first_stats'])}")
+    print(f"  second ingest stats: {json.dumps(ingest['second_stats'])}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Opening a library database: URL resolution, the engine, SQLite settings, error translation.
+
+On SQLite every connection runs in WAL mode with a busy timeout and foreign keys on, and
+SQLAlchemy (not the sqlite3 driver) emits ``BEGIN``: deferred for readers, ``BEGIN
+IMMEDIATE`` for a connection opened with :func:`writer_options`, so that a writer takes the
+write lock up front and waits for another writer instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from cvesweep.errors import LibraryError
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "CVESWEEP_DB"
+BUSY_TIMEOUT_MS = 30_000
+_IMMEDIATE = "cvesweep_begin_immediate"
+
+
+def default_library_url() -> str:
+    """Return ``sqlite:///<user data dir>/library.db``, creating the directory.
+
+    Raises LibraryError when the directory cannot be created.
+    """
+    directory = Path(platformdirs.user_data_dir("cvesweep"))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LibraryError(f"cannot create the library directory {directory}: {exc}") from exc
+    return f"sqlite:///{directory / 'library.db'}"
+
+
+def resolve_library_url(flag: str | None, environ: Mapping[str, str]) -> str:
+    """Return the library URL: ``--db`` value, else ``CVESWEEP_DB``, else the default.
+
+    A value without ``://`` is a path to a SQLite file. Raises LibraryError if the default
+    directory cannot be created.
+    """
+    for candidate in (flag, environ.get(ENV_VAR)):
+        if candidate and candidate.strip():
+            value = candidate.strip()
+            if "://" in value:
+                return value
+            return f"sqlite:///{Path(value).expanduser().resolve()}"
+    return default_library_url()
+
+
+def display_url(url: str) -> str:
+    """Return ``url`` fit for messages: any password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable library URL>"
+
+
+def writer_options() -> dict[str, Any]:
+    """Execution options for a connection that will write (BEGIN IMMEDIATE on SQLite)."""
+    return {_IMMEDIATE: True}
+
+
+def create_library_engine(url: str) -> Engine:
+    """Return an engine for ``url`` with the SQLite settings above. Raises LibraryError."""
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ArgumentError, ImportError) as exc:
+        raise LibraryError(f"cannot open the library at {display_url(url)}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
+    # Let SQLAlchemy emit BEGIN itself (the sqlite3 driver's legacy mode skips it for SELECT).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        (mode,) = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+        if str(mode).lower() not in {"wal", "memory"}:
+            log.warning("SQLite refused WAL mode (journal_mode=%s)", mode)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def library_errors(url: str, action: str) -> Iterator[None]:
+    """Translate SQLAlchemy and OS errors raised inside into LibraryError naming ``url``."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LibraryError(f"library {display_url(url)}: {action} failed: {detail}") from exc
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True when ``exc`` (or its cause) is SQLite's "database is locked/busy"."""
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text

@@ -1,0 +1,215 @@
+"""Idempotent ingest of a search result: objects, attributes, tags, relationships, findings.
+
+The caller gives one connection inside one transaction; nothing here commits. Hosts are
+read from the spool in batches and every batch is written with a few set-based statements:
+select what exists, compute the difference in Python, then bulk-insert (executemany),
+bulk-update or delete only that difference. Running the same result twice therefore writes
+nothing the second time, and a changed detection updates its finding and replaces the
+attribute values it produced (the finding attributes of an asset are recomputed from all
+its findings, every CVE, with set semantics).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, or_, select, update
+
+from cvesweep.library import mapping
+from cvesweep.library.runs import IngestStats, RunRecord, insert_run
+from cvesweep.library.schema import (
+    KIND_ASSET,
+    KIND_INDICATOR,
+    ORIGIN_IDENTITY,
+    SOURCE_QUALYS,
+    TYPE_ASSET,
+    TYPE_CVE,
+    attributes,
+    object_sources,
+    objects,
+    relationships,
+    sources,
+    tags,
+)
+from cvesweep.library.sync_findings import sync_finding_attributes, sync_findings
+from cvesweep.library.writes import (
+    IngestState,
+    apply_attributes,
+    attribute_row,
+    chunks,
+    insert_rows,
+    object_ids,
+)
+from cvesweep.models import Host, SearchResult
+
+log = logging.getLogger(__name__)
+
+BATCH_HOSTS = 2000
+
+
+@dataclass(frozen=True)
+class StoreFlags:
+    """The three storage flags of SPEC §4 (all on by default)."""
+
+    add_assets: bool = True
+    add_discovered_assets: bool = True
+    tag_cves: bool = True
+
+
+def ingest_result(
+    connection: Connection,
+    result: SearchResult,
+    flags: StoreFlags,
+    run: RunRecord,
+    *,
+    batch_hosts: int = BATCH_HOSTS,
+) -> IngestStats:
+    """Write ``result`` per ``flags`` and the ``run`` record; return what changed.
+
+    The CVE indicator and the run are recorded whatever the flags. Database errors
+    propagate to the caller, which rolls back and translates them.
+    """
+    now = datetime.now(UTC)
+    source_id = _ensure_source(connection)
+    state = IngestState(connection, now, source_id)
+    state.cve_id = _ensure_objects(state, KIND_INDICATOR, TYPE_CVE, [result.cve.upper()])[0]
+    cve_tags: set[str] = set()
+    skipped = 0
+    for batch in _batches(result.hosts, batch_hosts):
+        plan = mapping.plan_batch(
+            batch, add_assets=flags.add_assets, add_discovered=flags.add_discovered_assets
+        )
+        _write_batch(state, plan)
+        cve_tags |= plan.cve_tags
+        skipped += plan.skipped
+    if flags.tag_cves and cve_tags:
+        _sync_tags(state, {state.cve_id: cve_tags})
+    _touch(state, state.updated & {state.cve_id})
+    if skipped:
+        log.warning("%d hosts without an IP or IPv6 address were not stored", skipped)
+    stats = state.stats()
+    insert_run(connection, run, stats)
+    return stats
+
+
+def _batches(hosts: Iterable[Host], size: int) -> Iterator[list[Host]]:
+    iterator = iter(hosts)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _write_batch(state: IngestState, plan: mapping.BatchPlan) -> None:
+    if not plan.identity:
+        return
+    values = list(plan.identity)
+    ids = dict(zip(values, _ensure_objects(state, KIND_ASSET, TYPE_ASSET, values), strict=True))
+    _sync_identity(state, {ids[value]: wanted for value, wanted in plan.identity.items()})
+    _sync_tags(state, {ids[value]: names for value, names in plan.tags.items() if names})
+    if plan.vulnerable:
+        _sync_relationships(state, [ids[value] for value in plan.vulnerable])
+        changed, inserted = sync_findings(state, plan, ids)
+        sync_finding_attributes(state, changed, inserted)
+    _touch(state, state.updated & set(ids.values()))
+
+
+def _ensure_source(connection: Connection) -> int:
+    query = select(sources.c.id).where(sources.c.name == SOURCE_QUALYS)
+    found = connection.scalar(query)
+    if found is None:
+        insert_rows(connection, sources, [{"name": SOURCE_QUALYS}], ignore_conflicts=True)
+        found = connection.scalar(query)
+    assert found is not None
+    return int(found)
+
+
+def _ensure_objects(state: IngestState, kind: str, type_: str, values: Iterable[str]) -> list[int]:
+    """Return the ids of the objects ``values`` (in order), creating the missing ones."""
+    wanted = list(values)
+    state.fresh = set()
+    ids = object_ids(state.connection, kind, type_, wanted)
+    missing = [value for value in wanted if value not in ids]
+    if missing:
+        rows = [
+            {"kind": kind, "type": type_, "value": value, "description": None}
+            | {"created_at": state.now, "updated_at": state.now}
+            for value in missing
+        ]
+        insert_rows(state.connection, objects, rows, ignore_conflicts=True)
+        new = object_ids(state.connection, kind, type_, missing)
+        state.created.update(new.values())
+        state.fresh = set(new.values())
+        ids.update(new)
+        links = [
+            {"object_id": i, "source_id": state.source_id, "created_at": state.now}
+            for i in new.values()
+        ]
+        insert_rows(state.connection, object_sources, links, ignore_conflicts=True)
+    return [ids[value] for value in wanted]
+
+
+def _sync_identity(state: IngestState, wanted: dict[int, dict[str, str]]) -> None:
+    """Single-valued identity attributes: insert the wanted value, delete any other."""
+    have: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+    query = select(attributes.c.id, attributes.c.object_id, attributes.c.name, attributes.c.value)
+    for chunk in chunks(state.stored_before(wanted)):
+        rows = state.connection.execute(
+            query.where(attributes.c.origin == ORIGIN_IDENTITY, attributes.c.object_id.in_(chunk))
+        ).all()
+        for attr_id, object_id, name, value in rows:
+            have[(object_id, name)][value] = attr_id
+    inserts: list[dict[str, Any]] = []
+    removals: list[int] = []
+    for object_id, pairs in wanted.items():
+        for name, value in pairs.items():
+            present = have.get((object_id, name), {})
+            if value not in present:
+                inserts.append(attribute_row(state, object_id, name, value, ORIGIN_IDENTITY))
+            removals.extend(attr_id for old, attr_id in present.items() if old != value)
+    apply_attributes(state, inserts, removals, [a for a, _ in have] if removals else [])
+
+
+def _sync_tags(state: IngestState, wanted: dict[int, set[str]]) -> None:
+    have: set[tuple[int, str]] = set()
+    for chunk in chunks(state.stored_before(wanted)):
+        query = select(tags.c.object_id, tags.c.name).where(tags.c.object_id.in_(chunk))
+        have.update((x, y) for x, y in state.connection.execute(query).all())
+    rows: list[dict[str, Any]] = [
+        {"object_id": object_id, "name": name, "created_at": state.now}
+        for object_id, names in wanted.items()
+        for name in sorted(names)
+        if (object_id, name) not in have
+    ]
+    insert_rows(state.connection, tags, rows, ignore_conflicts=True)
+    state.tags_added += len(rows)
+    state.updated.update(row["object_id"] for row in rows)
+
+
+def _sync_relationships(state: IngestState, asset_ids: Sequence[int]) -> None:
+    a, b, cve = relationships.c.object_a_id, relationships.c.object_b_id, state.cve_id
+    have: set[tuple[int, int]] = set()
+    for chunk in chunks(state.stored_before(asset_ids)):
+        query = select(a, b).where(or_((a == cve) & b.in_(chunk), (b == cve) & a.in_(chunk)))
+        have.update((x, y) for x, y in state.connection.execute(query).all())
+    pairs = sorted({(min(i, cve), max(i, cve)) for i in asset_ids} - have)
+    rows = [
+        {"object_a_id": x, "object_b_id": y, "source_id": state.source_id, "created_at": state.now}
+        for x, y in pairs
+    ]
+    insert_rows(state.connection, relationships, rows, ignore_conflicts=True)
+    state.relationships_added += len(rows)
+    state.updated.update(i for pair in pairs for i in pair)
+
+
+def _touch(state: IngestState, object_ids_: set[int]) -> None:
+    """Move ``updated_at`` of objects that changed (and were not created) in this run."""
+    stale = sorted(object_ids_ - state.created)
+    for chunk in chunks(stale):
+        state.connection.execute(
+            update(objects).where(objects.c.id.in_(chunk)).values(updated_at=state.now)
+        )

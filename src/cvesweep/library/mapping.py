@@ -1,0 +1,150 @@
+"""Pure mapping from hosts and detections to library records (SPEC §3); no database here.
+
+A batch of hosts becomes a :class:`BatchPlan`: the assets to keep (by value) with their
+identity attributes and tags, the vulnerable ones to relate to the CVE, and one finding per
+(asset, QID). What is kept depends on the flags (SPEC §4):
+
+* ``add_assets``: a vulnerable host (one with detections) is kept with "Last Scan Date",
+  its tags, a relationship to the CVE and its findings (from which the finding attributes
+  "Qualys ID", "Severity", "Scan Status", "Scan Type", "Last Found Date" are built);
+* ``add_discovered_assets``: every host is kept with all its identity attributes and tags,
+  but without relationship or findings (those are the truth of vulnerability, only stored
+  with ``add_assets``);
+* hosts sharing an address fold into one asset; the later host wins a single-valued
+  identity attribute and a finding with the same QID. Hosts with no address are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from cvesweep.models import Detection, Host
+
+LAST_SCAN_DATE = "Last Scan Date"
+QUALYS_ID = "Qualys ID"
+SEVERITY = "Severity"
+SCAN_STATUS = "Scan Status"
+SCAN_TYPE = "Scan Type"
+LAST_FOUND_DATE = "Last Found Date"
+QUALYS_HOST_ID = "Qualys Host ID"
+HOSTNAME = "Hostname"
+NETBIOS = "NetBIOS"
+OPERATING_SYSTEM = "Operating System"
+TRACKING_METHOD = "Tracking Method"
+
+IDENTITY_NAMES = (QUALYS_HOST_ID, HOSTNAME, NETBIOS, OPERATING_SYSTEM, TRACKING_METHOD)
+FINDING_NAMES = (QUALYS_ID, SEVERITY, SCAN_STATUS, SCAN_TYPE, LAST_FOUND_DATE)
+
+# Columns of a finding row besides its key (asset, CVE, QID) and our timestamps, in order.
+FINDING_FIELDS = (
+    "severity",
+    "status",
+    "type",
+    "port",
+    "protocol",
+    "first_found",
+    "last_found",
+    "times_found",
+    "last_scan",
+    "qualys_host_id",
+)
+FindingFacts = tuple[int | str | None, ...]
+
+
+def asset_value(host: Host) -> str | None:
+    """Return the asset value of ``host``: its IPv4 address, else IPv6, else None."""
+    value = host.address
+    return value.strip() or None if value else None
+
+
+def identity_attributes(host: Host, *, full: bool) -> dict[str, str]:
+    """Return the single-valued identity attributes of ``host`` (name → value).
+
+    With ``full`` every identity attribute of SPEC §4; otherwise only "Last Scan Date"
+    (the one host-level attribute of SPEC §3). Absent values are left out.
+    """
+    pairs: dict[str, str | None] = {LAST_SCAN_DATE: host.last_scan}
+    if full:
+        pairs.update(
+            {
+                QUALYS_HOST_ID: str(host.id),
+                HOSTNAME: host.hostname,
+                NETBIOS: host.netbios,
+                OPERATING_SYSTEM: host.os,
+                TRACKING_METHOD: host.tracking_method,
+            }
+        )
+    return {name: value for name, value in pairs.items() if value}
+
+
+def tag_names(host: Host) -> set[str]:
+    """Return the non-empty Qualys tag names of ``host``."""
+    return {tag.name.strip() for tag in host.tags if tag.name and tag.name.strip()}
+
+
+def finding_facts(host: Host, detection: Detection) -> FindingFacts:
+    """Return the values of :data:`FINDING_FIELDS` for one detection of ``host``."""
+    return (
+        detection.severity,
+        detection.status,
+        detection.type,
+        detection.port,
+        detection.protocol,
+        detection.first_found,
+        detection.last_found,
+        detection.times_found,
+        host.last_scan,
+        int(host.id),
+    )
+
+
+def finding_attributes(
+    qid: int, severity: int | None, status: str | None, kind: str | None, last_found: str | None
+) -> Iterator[tuple[str, str]]:
+    """Yield the (name, value) attribute pairs one finding produces (absent facts yield none)."""
+    yield QUALYS_ID, str(qid)
+    if severity is not None:
+        yield SEVERITY, str(severity)
+    if status:
+        yield SCAN_STATUS, status
+    if kind:
+        yield SCAN_TYPE, kind
+    if last_found:
+        yield LAST_FOUND_DATE, last_found
+
+
+@dataclass
+class BatchPlan:
+    """What one batch of hosts asks the library to hold (keys are asset values)."""
+
+    identity: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: dict[str, set[str]] = field(default_factory=dict)
+    vulnerable: set[str] = field(default_factory=set)
+    findings: dict[tuple[str, int], FindingFacts] = field(default_factory=dict)
+    cve_tags: set[str] = field(default_factory=set)
+    skipped: int = 0
+
+
+def plan_batch(hosts: Iterable[Host], *, add_assets: bool, add_discovered: bool) -> BatchPlan:
+    """Return the :class:`BatchPlan` of ``hosts`` under the two asset flags."""
+    plan = BatchPlan()
+    for host in hosts:
+        value = asset_value(host)
+        vulnerable = bool(host.detections)
+        names = tag_names(host)
+        if vulnerable:
+            plan.cve_tags |= names
+        keep_vulnerable = add_assets and vulnerable
+        if value is None:
+            plan.skipped += int(keep_vulnerable or add_discovered)
+            continue
+        if not (keep_vulnerable or add_discovered):
+            continue
+        plan.identity.setdefault(value, {}).update(identity_attributes(host, full=add_discovered))
+        plan.tags.setdefault(value, set()).update(names)
+        if keep_vulnerable:
+            plan.vulnerable.add(value)
+            for detection in host.detections:
+                plan.findings[(value, int(detection.qid))] = finding_facts(host, detection)
+    return plan

@@ -1,0 +1,224 @@
+"""The threat library's tables (SQLAlchemy Core metadata), schema version 2.
+
+The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other modules
+(queries, exports) read them.
+
+``meta``            key (PK), value — holds ``schema_version``.
+``sources``         id, name (unique) — who said it; cvesweep writes one row, "Qualys".
+``objects``         id, kind ("indicator" | "asset"), type ("CVE" | "Asset"), value,
+                    description, created_at, updated_at; unique (kind, type, value).
+                    A CVE value is upper-case; an asset value is the host's IPv4 address,
+                    else its IPv6 address. ``updated_at`` moves only when something stored
+                    about the object changed (attributes, tags, findings, relationships).
+``object_sources``  object_id, source_id (composite PK), created_at.
+``attributes``      id, object_id, name, value, source_id, published_at, origin;
+                    unique (object_id, name, value): a pair is never stored twice.
+                    ``origin`` says where the pair came from, so it can be replaced:
+                    "identity" — host facts, single-valued per name ("Qualys Host ID",
+                    "Hostname", "NetBIOS", "Operating System", "Tracking Method",
+                    "Last Scan Date"); "finding" — the set built from ALL the asset's
+                    findings ("Qualys ID", "Severity", "Scan Status", "Scan Type",
+                    "Last Found Date"), recomputed when a finding changes.
+                    ``published_at`` is when the pair was first stored.
+``tags``            id, object_id, name, created_at; unique (object_id, name).
+``relationships``   id, object_a_id, object_b_id, source_id, created_at; undirected, stored
+                    with object_a_id < object_b_id; unique (object_a_id, object_b_id).
+``findings``        id, asset_id, cve_id (both → objects.id), qid; severity, status, type,
+                    port, protocol, first_found, last_found, times_found, last_scan,
+                    qualys_host_id; first_seen_at, updated_at (our clock);
+                    unique (asset_id, cve_id, qid). Qualys datetimes are kept as Qualys
+                    gives them, ``YYYY-MM-DDTHH:MM:SSZ`` text (string order = time order).
+``runs``            id, cve, started_at, finished_at, outcome ("success" | "failed" |
+                    "interrupted"), error, parameters (JSON, never a password), hosts,
+                    detections, pages, api_calls, search_list_id, search_list_deleted,
+                    and the ingest stats (assets_created … tags_added; NULL when the run
+                    stored nothing).
+
+Our own timestamps are timezone-aware UTC datetimes (:class:`UTCDateTime` stores naive
+UTC and gives back aware UTC on every backend). Version 2 added the lookup indexes listed
+in :data:`V2_INDEXES` (see :mod:`cvesweep.library.migrations`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 2
+
+KIND_INDICATOR = "indicator"
+KIND_ASSET = "asset"
+TYPE_CVE = "CVE"
+TYPE_ASSET = "Asset"
+ORIGIN_IDENTITY = "identity"
+ORIGIN_FINDING = "finding"
+SOURCE_QUALYS = "Qualys"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC instant: stored naive UTC, returned timezone-aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "type", "value"),
+)
+
+object_sources = Table(
+    "object_sources",
+    metadata,
+    Column("object_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+attributes = Table(
+    "attributes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("object_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("origin", String(16), nullable=False),
+    UniqueConstraint("object_id", "name", "value"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("object_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("object_id", "name"),
+)
+
+relationships = Table(
+    "relationships",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("object_a_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("object_b_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("object_a_id", "object_b_id"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("asset_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("cve_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("qid", Integer, nullable=False),
+    Column("severity", Integer, nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("type", String(32), nullable=True),
+    Column("port", Integer, nullable=True),
+    Column("protocol", String(16), nullable=True),
+    Column("first_found", String(20), nullable=True),
+    Column("last_found", String(20), nullable=True),
+    Column("times_found", Integer, nullable=True),
+    Column("last_scan", String(20), nullable=True),
+    Column("qualys_host_id", Integer, nullable=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("asset_id", "cve_id", "qid"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cve", String(32), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("parameters", JSON, nullable=False),
+    Column("hosts", Integer, nullable=False),
+    Column("detections", Integer, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("api_calls", Integer, nullable=False),
+    Column("search_list_id", Integer, nullable=True),
+    Column("search_list_deleted", Boolean, nullable=False),
+    Column("assets_created", Integer, nullable=True),
+    Column("assets_updated", Integer, nullable=True),
+    Column("attributes_added", Integer, nullable=True),
+    Column("attributes_removed", Integer, nullable=True),
+    Column("relationships_added", Integer, nullable=True),
+    Column("findings_added", Integer, nullable=True),
+    Column("findings_updated", Integer, nullable=True),
+    Column("tags_added", Integer, nullable=True),
+)
+
+# Added by schema version 2: lookups the read side needs (assets of a CVE, objects
+# related to one, objects with a tag, runs of a CVE).
+V2_INDEXES = (
+    Index("ix_findings_cve_id", findings.c.cve_id),
+    Index("ix_relationships_object_b_id", relationships.c.object_b_id),
+    Index("ix_tags_name", tags.c.name),
+    Index("ix_runs_cve_started_at", runs.c.cve, runs.c.started_at),
+)

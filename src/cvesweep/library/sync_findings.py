@@ -1,0 +1,117 @@
+"""Findings of an ingest: one row per (asset, CVE, QID), and the attributes built from them.
+
+A finding is inserted when new and updated in place when any fact changed. The finding
+attributes of an asset ("Qualys ID", "Severity", ...) are then made exactly the set that
+all its findings, of every CVE, produce: values no finding produces any more are deleted,
+so a changed severity replaces the old value instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+
+from cvesweep.library import mapping
+from cvesweep.library.schema import ORIGIN_FINDING, attributes, findings
+from cvesweep.library.writes import (
+    IngestState,
+    apply_attributes,
+    attribute_row,
+    chunks,
+    insert_rows,
+)
+
+
+def sync_findings(
+    state: IngestState, plan: mapping.BatchPlan, ids: dict[str, int]
+) -> tuple[set[int], list[dict[str, Any]]]:
+    """Insert new findings, update changed ones.
+
+    Returns the assets whose findings changed, and the rows inserted.
+    """
+    fields = mapping.FINDING_FIELDS
+    have: dict[tuple[int, int], tuple[int, tuple[Any, ...]]] = {}
+    columns = [findings.c.id, findings.c.asset_id, findings.c.qid, *(findings.c[f] for f in fields)]
+    for chunk in chunks(state.stored_before(ids[value] for value in plan.vulnerable)):
+        query = select(*columns).where(
+            findings.c.cve_id == state.cve_id, findings.c.asset_id.in_(chunk)
+        )
+        for row in state.connection.execute(query).all():
+            have[(row[1], row[2])] = (row[0], tuple(row[3:]))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    changed: set[int] = set()
+    for (value, qid), facts in plan.findings.items():
+        asset_id = ids[value]
+        old = have.get((asset_id, qid))
+        if old is not None and old[1] == facts:
+            continue
+        changed.add(asset_id)
+        facts_row: dict[str, Any] = dict(zip(fields, facts, strict=True))
+        if old is None:
+            inserts.append(facts_row | {"asset_id": asset_id, "cve_id": state.cve_id, "qid": qid})
+        else:
+            updates.append({f"b_{k}": v for k, v in facts_row.items()} | {"b_id": old[0]})
+    _write_findings(state, inserts, updates)
+    return changed, inserts
+
+
+def _write_findings(
+    state: IngestState, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]
+) -> None:
+    for row in inserts:
+        row["first_seen_at"] = row["updated_at"] = state.now
+    insert_rows(state.connection, findings, inserts, ignore_conflicts=True)
+    if updates:
+        values: dict[str, Any] = {f: bindparam(f"b_{f}") for f in mapping.FINDING_FIELDS}
+        statement = (
+            update(findings)
+            .where(findings.c.id == bindparam("b_id"))
+            .values(**values, updated_at=state.now)
+        )
+        state.connection.execute(statement, updates)
+    state.findings_added += len(inserts)
+    state.findings_updated += len(updates)
+
+
+def sync_finding_attributes(
+    state: IngestState, asset_ids: set[int], inserted: list[dict[str, Any]]
+) -> None:
+    """Make each asset's finding attributes exactly the set its findings (all CVEs) produce.
+
+    The findings of assets created by this batch are all in ``inserted``; others are read.
+    """
+    wanted: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    have: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
+    for row in inserted:
+        if row["asset_id"] in state.fresh:
+            wanted[row["asset_id"]].update(
+                mapping.finding_attributes(
+                    row["qid"], row["severity"], row["status"], row["type"], row["last_found"]
+                )
+            )
+    f, a = findings.c, attributes.c
+    for chunk in chunks(sorted(state.stored_before(asset_ids))):
+        facts = select(f.asset_id, f.qid, f.severity, f.status, f.type, f.last_found)
+        for asset_id, *known in state.connection.execute(facts.where(f.asset_id.in_(chunk))).all():
+            wanted[asset_id].update(mapping.finding_attributes(*known))
+        pairs = select(a.id, a.object_id, a.name, a.value).where(a.origin == ORIGIN_FINDING)
+        for attr_id, object_id, name, value in state.connection.execute(
+            pairs.where(a.object_id.in_(chunk))
+        ).all():
+            have[int(object_id)][(str(name), str(value))] = int(attr_id)
+    inserts = [
+        attribute_row(state, asset_id, name, value, ORIGIN_FINDING)
+        for asset_id in sorted(asset_ids)
+        for name, value in sorted(wanted[asset_id] - have[asset_id].keys())
+    ]
+    removals = [
+        attr_id
+        for asset_id in asset_ids
+        for pair, attr_id in have[asset_id].items()
+        if pair not in wanted[asset_id]
+    ]
+    apply_attributes(state, inserts, removals, sorted(asset_ids) if removals else [])
+    state.updated.update(asset_ids)
