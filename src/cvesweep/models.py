@@ -18,6 +18,14 @@ CveId = NewType("CveId", str)
 Qid = NewType("Qid", int)
 HostId = NewType("HostId", int)
 
+def _reduce_positionally(self: object) -> tuple[type, tuple[object, ...]]:
+    # Pickle as constructor arguments: generic pickling of frozen slots dataclasses goes
+    # through object.__reduce_ex__ and setattr per field, ~3x slower to load (measured on
+    # the host spool, which may be read back 100,000 hosts at a time).
+    cls = type(self)
+    return cls, tuple(getattr(self, name) for name in cls.__slots__)  # type: ignore[attr-defined]
+
+
 _CVE_RE = re.compile(r"^CVE-(\d{4})-(\d{4,})$", re.IGNORECASE | re.ASCII)
 
 
@@ -41,6 +49,8 @@ class Tag:
     name: str
     id: int | None = None
 
+    __reduce__ = _reduce_positionally
+
 
 @dataclass(frozen=True, slots=True)
 class Detection:
@@ -62,6 +72,8 @@ class Detection:
     last_fixed: str | None = None
     is_ignored: bool | None = None
     is_disabled: bool | None = None
+
+    __reduce__ = _reduce_positionally
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +102,8 @@ class Host:
     def hostname(self) -> str | None:
         """The best name Qualys gave: FQDN, DNS name, else NetBIOS name."""
         return self.fqdn or self.dns or self.netbios
+
+    __reduce__ = _reduce_positionally
 
 
 @dataclass(frozen=True, slots=True)
