@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cvesweep.cli import library as library_cli
 from cvesweep.cli.app import app
 from cvesweep.cli.connection import DebugOpt
 from cvesweep.cli.failures import guarded
 from cvesweep.cli.output import check_output_path, emit
 from cvesweep.cli.runtime import configure_logging, progress_reporter
-from cvesweep.models import CveId
-from cvesweep.operation import release, search_vulnerable_hosts
-from cvesweep.qualys.client import ClientConfig, QualysClient
+from cvesweep.models import parse_cve
+from cvesweep.runner import RunRequest, run_search
+from cvesweep.settings import Settings
 from cvesweep.simulator.app import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimulatorApp
 from cvesweep.simulator.fleet import Fleet
 from cvesweep.simulator.knowledgebase import LOG4SHELL
@@ -29,20 +32,34 @@ def demo(
     cve: Annotated[str, typer.Option("--cve", help="CVE to search for.")] = LOG4SHELL,
     debug: DebugOpt = False,
 ) -> None:
-    """Start the Qualys simulator on a free loopback port, search it for a CVE, show, stop."""
+    """Start the Qualys simulator on a free loopback port, search it, show and store, stop.
+
+    The result is stored in a temporary library (deleted at the end), never in yours.
+    """
     configure_logging(debug)
-    with guarded(debug=debug):
+    with guarded(debug=debug), tempfile.TemporaryDirectory(prefix="cvesweep-demo-") as tmp:
+        cve_id = parse_cve(cve, field="--cve")
         fmt = check_output_path("table", None)
+        library_url = f"sqlite:///{Path(tmp) / 'library.db'}"
         fleet = Fleet(seed=seed, size=hosts)
         with SimulatorServer(SimulatorApp(fleet), port=0) as server:
             typer.echo(f"Qualys simulator: {server.url} ({hosts} hosts, seed {seed})")
-            typer.echo(f"Searching it for {cve}, as 'cvesweep search {cve} --url {server.url}'\n")
-            config = ClientConfig(
-                base_url=server.url, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD
+            typer.echo(
+                f"Searching it for {cve_id}, as 'cvesweep search {cve_id} --url {server.url}'\n"
             )
-            with QualysClient(config) as client, progress_reporter() as progress:
-                result = search_vulnerable_hosts(client, CveId(cve.upper()), progress=progress)
+            settings = Settings(
+                username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, url=server.url
+            )
+            with progress_reporter() as progress:
+                outcome = run_search(
+                    settings, RunRequest(cve=cve_id), library_url=library_url, progress=progress
+                )
         try:
-            emit(result, fmt, None)
+            emit(outcome.result, fmt, None)
         finally:
-            release(result)
+            outcome.release()
+        typer.echo("\nStored in a temporary threat library ('cvesweep library cves'):")
+        library_cli.cves(db=library_url, output_format="table", debug=debug)
+        typer.echo("\nIts first assets ('cvesweep library assets --cve ...'):")
+        library_cli.assets(cve=cve_id, tag=None, search=None, limit=5, offset=0,
+                           db=library_url, output_format="table", debug=debug)  # fmt: skip
