@@ -18,6 +18,7 @@ CveId = NewType("CveId", str)
 Qid = NewType("Qid", int)
 HostId = NewType("HostId", int)
 
+
 def _reduce_positionally(self: object) -> tuple[type, tuple[object, ...]]:
     # Pickle as constructor arguments: generic pickling of frozen slots dataclasses goes
     # through object.__reduce_ex__ and setattr per field, ~3x slower to load (measured on

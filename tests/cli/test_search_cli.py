@@ -185,14 +185,16 @@ def test_bad_password_exits_3_with_a_hint_and_no_secret(live_sim, no_config: Pat
     assert "s3cret-wrong" not in result.output
 
 
-def test_unreachable_qualys_exits_4(no_config: Path) -> None:
+def test_unreachable_qualys_exits_4(tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    config = tmp_path / "two-tries.toml"
+    config.write_text("[qualys]\nretries = 2\n")  # keep the backoff short
     env = env_for(f"http://127.0.0.1:{port}")
-    result = runner.invoke(app, ["search", LOG4SHELL, "--config", str(no_config)], env=env)
+    result = runner.invoke(app, ["search", LOG4SHELL, "--config", str(config)], env=env)
     assert result.exit_code == 4, result.output
     assert "127.0.0.1" in result.output
 
