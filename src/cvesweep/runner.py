@@ -56,20 +56,8 @@ class RunOutcome:
 
 
 def client_config(settings: Settings) -> ClientConfig:
-    """The HTTP client's configuration for these settings."""
-    verify: bool | str = settings.verify_ssl
-    if settings.verify_ssl and settings.ca_bundle is not None:
-        verify = str(settings.ca_bundle)
-    return ClientConfig(
-        base_url=settings.base_url,
-        username=settings.username,
-        password=settings.password,
-        verify=verify,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        retries=settings.retries,
-        wait_budget=settings.wait_budget,
-    )
+    """The HTTP client's configuration for these settings (see Settings.client_config)."""
+    return settings.client_config()
 
 
 def run_search(
@@ -112,7 +100,7 @@ def _run(
         username=settings.username,
     )
     try:
-        with QualysClient(client_config(settings), transport=transport) as client:
+        with QualysClient(settings.client_config(), transport=transport) as client:
             result = search_vulnerable_hosts(
                 client,
                 request.cve,

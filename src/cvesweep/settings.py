@@ -22,6 +22,7 @@ from pathlib import Path
 from cvesweep.config import ConfigFile, ConfigKey, default_config_path, load_config
 from cvesweep.errors import ConfigError, InputError
 from cvesweep.inputs import parse_hostname, parse_port, parse_truncation_limit, parse_url
+from cvesweep.qualys.client import ClientConfig
 
 ENV_URL = "CVESWEEP_QUALYS_URL"
 ENV_USERNAME = "CVESWEEP_QUALYS_USERNAME"
@@ -140,6 +141,22 @@ class Settings:
             return self.url
         host = f"[{self.hostname}]" if ":" in str(self.hostname) else self.hostname
         return f"https://{host}" if self.port == 443 else f"https://{host}:{self.port}"
+
+    def client_config(self) -> ClientConfig:
+        """Return the Qualys HTTP client's configuration for these settings."""
+        verify: bool | str = self.verify_ssl
+        if self.verify_ssl and self.ca_bundle is not None:
+            verify = str(self.ca_bundle)
+        return ClientConfig(
+            base_url=self.base_url,
+            username=self.username,
+            password=self.password,
+            verify=verify,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries=self.retries,
+            wait_budget=self.wait_budget,
+        )
 
     def public(self) -> dict[str, object]:
         """Return the settings without secrets, e.g. for a run's audit record."""

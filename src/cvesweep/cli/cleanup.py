@@ -23,7 +23,6 @@ from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import InputError
 from cvesweep.qualys import searchlists
 from cvesweep.qualys.client import QualysClient
-from cvesweep.runner import client_config
 
 
 @app.command()
@@ -54,7 +53,7 @@ def cleanup(
             url=url, hostname=hostname, port=port, username=username, config=config,
             ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl,
         )  # fmt: skip
-        with QualysClient(client_config(settings)) as client:
+        with QualysClient(settings.client_config()) as client:
             lists = searchlists.list_all(client)
             ours = [item for item in lists if item[1].startswith(searchlists.TITLE_PREFIX)]
             stale = searchlists.find_leftovers(lists, older_than_minutes=older_than)

@@ -17,7 +17,6 @@ from cvesweep.cli.library import EMPTY_HINT, reading
 from cvesweep.cli.output import OutputOpt, check_output_path
 from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import ExportError
-from cvesweep.export.stix import bundle_json
 from cvesweep.library import queries
 from cvesweep.models import parse_cve
 
@@ -50,6 +49,8 @@ def stix(
         check_output_path("json", output)  # the --output checks of every command
         with reading(db) as engine:
             data = queries.export_records(engine, chosen)
+        from cvesweep.export.stix import bundle_json  # stix2 is slow to import: only here
+
         text = bundle_json(data)
         write_text(text, output)
         if not data.cves and not data.assets:

@@ -24,10 +24,8 @@ from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit
 from cvesweep.cli.runtime import configure_logging, progress_reporter, sigterm_as_interrupt
 from cvesweep.inputs import build_options, parse_truncation_limit
-from cvesweep.library import StoreFlags, resolve_library_url
 from cvesweep.models import parse_cve
 from cvesweep.operation import release
-from cvesweep.runner import RunRequest, run_search
 
 
 @app.command()
@@ -117,6 +115,11 @@ def search(
     Exit status: 0 success, 2 invalid input, 3 Qualys refused the request, 4 Qualys
     unreachable or failing, 1 anything else.
     """
+    # Imported here, not at the top: the library pulls in SQLAlchemy, and every command
+    # module is imported at start-up (keeps `cvesweep simulator` and --help quick).
+    from cvesweep.library import StoreFlags, resolve_library_url
+    from cvesweep.runner import RunRequest, run_search
+
     configure_logging(debug)
     with guarded(debug=debug):
         cve_id = parse_cve(cve, field="CVE-ID")
