@@ -19,7 +19,7 @@ from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats, Library, RunRecord, StoreFlags, run_parameters
 from cvesweep.models import CveId, SearchOptions, SearchResult
 from cvesweep.operation import release, search_vulnerable_hosts
-from cvesweep.qualys.client import ClientConfig, QualysClient
+from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.detections import Progress, ProgressCallback
 from cvesweep.settings import Settings
 
@@ -53,11 +53,6 @@ class RunOutcome:
     def release(self) -> None:
         """Delete the on-disk spool of hosts."""
         release(self.result)
-
-
-def client_config(settings: Settings) -> ClientConfig:
-    """The HTTP client's configuration for these settings (see Settings.client_config)."""
-    return settings.client_config()
 
 
 def run_search(

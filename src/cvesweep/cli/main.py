@@ -8,6 +8,7 @@ from cvesweep.cli import export as _export  # noqa: F401
 from cvesweep.cli import library as _library  # noqa: F401
 from cvesweep.cli import parse as _parse  # noqa: F401
 from cvesweep.cli import search as _search  # noqa: F401
+from cvesweep.cli import serve as _serve  # noqa: F401
 from cvesweep.cli import simulator as _simulator  # noqa: F401
 from cvesweep.cli.app import app
 

@@ -1,0 +1,152 @@
+"""``cvesweep serve``: the web UI and JSON API, served by uvicorn."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from cvesweep.cli.app import app
+from cvesweep.cli.connection import (
+    CaBundleOpt,
+    ConfigOpt,
+    DebugOpt,
+    HostnameOpt,
+    NoVerifyOpt,
+    UrlOpt,
+    UsernameOpt,
+    resolve_settings,
+)
+from cvesweep.cli.failures import guarded, warn
+from cvesweep.cli.runtime import configure_logging
+from cvesweep.errors import ConfigError, InputError
+from cvesweep.library import resolve_library_url
+from cvesweep.settings import Settings, load_settings
+from cvesweep.web import create_app
+from cvesweep.web.security import LOOPBACK_HOSTS, is_loopback
+from cvesweep.web.state import SettingsLoader
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "CVESWEEP_WEB_TOKEN"  # noqa: S105  (a variable name, not a token)
+MIN_TOKEN_LENGTH = 16
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (default: loopback only).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port of the web UI.")
+    ] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar=TOKEN_ENV,
+            show_envvar=True,
+            help="Access token every page and API call must carry; required off loopback. "
+            f"Prefer the {TOKEN_ENV} variable (a flag shows in process listings).",
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="The library: a SQLAlchemy URL or SQLite path (env CVESWEEP_DB)."
+        ),
+    ] = None,
+    url: UrlOpt = None,
+    hostname: HostnameOpt = None,
+    qualys_port: Annotated[
+        int | None,
+        typer.Option(
+            "--qualys-port",
+            help="Qualys port with --hostname (default: 443).",
+            rich_help_panel="Connection",
+        ),
+    ] = None,
+    username: UsernameOpt = None,
+    config: ConfigOpt = None,
+    ca_bundle: CaBundleOpt = None,
+    no_verify_ssl: NoVerifyOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve the web UI and JSON API (search, library, STIX export) until Ctrl-C.
+
+    Binds to 127.0.0.1 unless --host says otherwise; any other address requires an access
+    token. Exit status: 2 for invalid options or a missing token, 1 if the library cannot
+    be opened.
+    """
+    configure_logging(debug)
+    with guarded(debug=debug):
+        secret = _check_token(host, token)
+        library_url = resolve_library_url(db, os.environ)
+        flags: dict[str, object] = {
+            "url": url, "hostname": hostname, "port": qualys_port, "username": username,
+            "ca_bundle": ca_bundle, "verify_ssl": False if no_verify_ssl else None,
+        }  # fmt: skip
+        try:
+            settings = resolve_settings(
+                url=url, hostname=hostname, port=qualys_port, username=username,
+                config=config, ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl,
+            )  # fmt: skip
+            loader: SettingsLoader = functools.partial(_same, settings)
+        except ConfigError as error:
+            warn(f"{error.message}; searches will fail until this is fixed")
+            loader = functools.partial(_reload, flags, config)
+        web = create_app(
+            loader,
+            library_url,
+            token=secret,
+            allowed_hosts=None if secret else _loopback_names(host),
+        )
+    _run(web, host, port, secret is not None)
+
+
+def _check_token(host: str, token: str | None) -> str | None:
+    """Return the token to require; raise InputError (exit 2) when it is missing or short."""
+    secret = token.strip() if token and token.strip() else None
+    if secret is None and not is_loopback(host):
+        raise InputError(
+            "--token",
+            f"serving on {host}, which is not a loopback address, needs an access token",
+            hint=f"set {TOKEN_ENV} (e.g. to the output of "
+            "'python -c \"import secrets; print(secrets.token_urlsafe(24))\"'), "
+            "or serve on 127.0.0.1",
+        )
+    if secret is not None and len(secret) < MIN_TOKEN_LENGTH:
+        raise InputError("--token", f"the token is too short; use {MIN_TOKEN_LENGTH}+ characters")
+    return secret
+
+
+def _same(settings: Settings) -> Settings:
+    return settings
+
+
+def _reload(flags: dict[str, object], config: Path | None) -> Settings:
+    """Read the settings again (the environment or config file may have been fixed).
+
+    Incomplete settings at start-up only warn: the library pages work, and each search
+    shows the ConfigError until it is fixed. Raises ConfigError / InputError.
+    """
+    return load_settings(flags=flags, environ=os.environ, config_path=config, prompt=None)
+
+
+def _loopback_names(host: str) -> tuple[str, ...]:
+    """The Host header names accepted without a token: loopback names and the bound host."""
+    return (*LOOPBACK_HOSTS, host.strip("[]").lower())
+
+
+def _run(web: FastAPI, host: str, port: int, with_token: bool) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"cvesweep web UI on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
+    if with_token:
+        typer.echo(f"sign in on http://{shown}:{port}/login with the access token", err=True)
+    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)

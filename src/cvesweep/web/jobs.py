@@ -1,0 +1,221 @@
+"""Background search jobs: one thread per search, live progress, a bounded result, cancel.
+
+A job runs a search (normally :func:`cvesweep.runner.run_search`) in a daemon thread. Its
+progress is updated by the search's progress callback; cancelling sets the job's
+``threading.Event``, which the runner checks at each progress report (the Qualys search
+list is still deleted). When the search succeeds the job reads the on-disk result once,
+keeps at most ``max_hosts`` hosts in memory and releases the spool: the full result is in
+the library (when stored) and its counts in the summary.
+
+Bounds: at most ``max_running`` jobs run at once (``start`` refuses more), and at most
+``max_kept`` jobs are remembered (the oldest finished ones are forgotten first).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from cvesweep.errors import CvesweepError
+from cvesweep.library import IngestStats
+from cvesweep.models import Host, SearchSummary
+from cvesweep.qualys.detections import Progress, ProgressCallback
+from cvesweep.runner import Cancelled, RunOutcome, RunRequest
+from cvesweep.web.problems import Problem, problem_for, unexpected_problem
+
+log = logging.getLogger(__name__)
+
+Search = Callable[[ProgressCallback, threading.Event], RunOutcome]
+
+
+class JobState(StrEnum):
+    """Where a job is: running, or finished one of three ways."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A consistent snapshot of one job, safe to read from any thread."""
+
+    id: str
+    request: RunRequest
+    state: JobState
+    progress: Progress
+    started_at: datetime
+    finished_at: datetime | None = None
+    cancel_requested: bool = False
+    hosts: tuple[Host, ...] = ()
+    hosts_total: int = 0
+    summary: SearchSummary | None = None
+    stats: IngestStats | None = None
+    problem: Problem | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the job has finished, whichever way."""
+        return self.state is not JobState.RUNNING
+
+    @property
+    def hosts_truncated(self) -> bool:
+        """True when the result had more hosts than the job kept in memory."""
+        return self.hosts_total > len(self.hosts)
+
+
+class _Job:
+    """The mutable state of one job behind a lock; read it through :meth:`view`."""
+
+    def __init__(self, job_id: str, request: RunRequest) -> None:
+        self.cancel = threading.Event()
+        self.thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._view = JobView(
+            id=job_id,
+            request=request,
+            state=JobState.RUNNING,
+            progress=Progress(pages=0, hosts=0, detections=0),
+            started_at=datetime.now(UTC),
+        )
+
+    def view(self) -> JobView:
+        with self._lock:
+            return replace(self._view, cancel_requested=self.cancel.is_set())
+
+    def report(self, progress: Progress) -> None:
+        with self._lock:
+            self._view = replace(self._view, progress=progress)
+
+    def finish(
+        self,
+        state: JobState,
+        *,
+        problem: Problem | None = None,
+        hosts: tuple[Host, ...] = (),
+        hosts_total: int = 0,
+        outcome: RunOutcome | None = None,
+    ) -> None:
+        with self._lock:
+            self._view = replace(
+                self._view,
+                state=state,
+                finished_at=datetime.now(UTC),
+                problem=problem,
+                hosts=hosts,
+                hosts_total=hosts_total,
+                summary=outcome.result.summary if outcome else None,
+                stats=outcome.stats if outcome else None,
+            )
+
+
+class JobManager:
+    """Starts, tracks and cancels search jobs within the bounds above; thread-safe."""
+
+    def __init__(self, *, max_running: int = 2, max_kept: int = 20, max_hosts: int = 5000) -> None:
+        self.max_running = max_running
+        self.max_kept = max_kept
+        self.max_hosts = max_hosts
+        self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()
+
+    def start(self, request: RunRequest, search: Search) -> JobView | None:
+        """Start ``search`` for ``request`` in a thread; return its view.
+
+        Returns None, starting nothing, when ``max_running`` jobs are already running.
+        """
+        job = _Job(secrets.token_hex(8), request)
+        with self._lock:
+            running = sum(1 for j in self._jobs.values() if not j.view().done)
+            if running >= self.max_running:
+                return None
+            self._jobs[job.view().id] = job
+            self._forget_old()
+        job.thread = threading.Thread(
+            target=self._work, args=(job, search), name=f"search-{request.cve}", daemon=True
+        )
+        job.thread.start()
+        return job.view()
+
+    def get(self, job_id: str) -> JobView | None:
+        """Return the view of job ``job_id``, or None when there is no such job (any more)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        return job.view() if job is not None else None
+
+    def cancel(self, job_id: str) -> JobView | None:
+        """Ask job ``job_id`` to stop (a finished job is left as it is); return its view."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if not job.view().done:
+            job.cancel.set()
+        return job.view()
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobView | None:
+        """Wait up to ``timeout`` seconds for job ``job_id`` to finish; return its view."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.thread is not None:
+            job.thread.join(timeout)
+        return job.view()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel every running job and wait (up to ``timeout`` each) for them to clean up."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel.set()
+        for job in jobs:
+            if job.thread is not None:
+                job.thread.join(timeout)
+
+    def _forget_old(self) -> None:
+        finished = [job_id for job_id, job in self._jobs.items() if job.view().done]
+        while len(self._jobs) > self.max_kept and finished:
+            del self._jobs[finished.pop(0)]
+
+    def _work(self, job: _Job, search: Search) -> None:
+        try:
+            outcome = search(job.report, job.cancel)
+        except Cancelled:
+            job.finish(JobState.CANCELLED)
+            return
+        except CvesweepError as error:
+            job.finish(JobState.FAILED, problem=problem_for(error))
+            return
+        except Exception:
+            log.exception("search job %s failed unexpectedly", job.view().id)
+            job.finish(JobState.FAILED, problem=unexpected_problem())
+            return
+        try:
+            self._keep(job, outcome)
+        except Exception:
+            log.exception("search job %s: reading the result failed", job.view().id)
+            job.finish(JobState.FAILED, problem=unexpected_problem())
+        finally:
+            outcome.release()
+
+    def _keep(self, job: _Job, outcome: RunOutcome) -> None:
+        """Finish ``job`` with the first ``max_hosts`` hosts of ``outcome`` and its counts."""
+        kept: list[Host] = []
+        total = 0
+        for host in outcome.result.hosts:
+            total += 1
+            if len(kept) < self.max_hosts:
+                kept.append(host)
+        job.finish(
+            JobState.SUCCEEDED,
+            hosts=tuple(kept),
+            hosts_total=total,
+            outcome=outcome,
+        )

@@ -1,0 +1,268 @@
+"""Pydantic models of the JSON API: what it accepts and returns (and what /openapi.json shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cvesweep.export.jsonout import filters_record, host_record
+from cvesweep.web.jobs import JobState, JobView
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorModel(_Out):
+    """What failed, where (source: input, configuration, Qualys, library...), what to do."""
+
+    status: int
+    message: str
+    source: str
+    hint: str | None = None
+    code: int | None = Field(None, description="the Qualys error code, when Qualys gave one")
+    field: str | None = Field(None, description="the input at fault, for input errors")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorModel
+
+
+class SearchRequestModel(BaseModel):
+    """A search to start: the CVE, the four filters (as the CLI takes them), what to store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cve: str = Field(..., examples=["CVE-2021-44228"])
+    ips: str | None = Field(None, examples=["10.0.0.1, 10.0.0.5-10.0.0.9, 10.1.0.0/24"])
+    since: str | None = Field(None, examples=["2020-04-01 17:35"])
+    min_severity: int | str | None = Field(None, examples=[3])
+    asset_groups: str | None = Field(None, examples=["DMZ, Servers"])
+    add_assets: bool = True
+    add_discovered_assets: bool = True
+    tag_cves: bool = True
+    store: bool = Field(True, description="false: store nothing in the library")
+
+
+class ProgressModel(_Out):
+    """How far a running search has come."""
+
+    pages: int
+    hosts: int
+    detections: int
+
+
+class DetectionModel(BaseModel):
+    """One detection of a host (the CLI's JSON contract)."""
+
+    qid: int
+    type: str | None
+    severity: int | None
+    status: str | None
+    port: int | None
+    protocol: str | None
+    first_found: str | None
+    last_found: str | None
+    times_found: int | None
+
+
+class HostModel(BaseModel):
+    """One vulnerable host (the CLI's JSON contract)."""
+
+    id: int
+    ip: str | None
+    ipv6: str | None
+    dns: str | None
+    netbios: str | None
+    os: str | None
+    tracking_method: str | None
+    last_scan: str | None
+    tags: list[str]
+    detections: list[DetectionModel]
+
+
+class SummaryModel(_Out):
+    """The run summary: counts, the Qualys search list, the time taken."""
+
+    hosts: int
+    detections: int
+    qids: list[int]
+    pages: int
+    api_calls: int
+    search_list_id: int | None
+    search_list_deleted: bool
+    elapsed_s: float
+
+
+class StoredModel(_Out):
+    """What the run changed in the library."""
+
+    assets_created: int
+    assets_updated: int
+    attributes_added: int
+    attributes_removed: int
+    relationships_added: int
+    findings_added: int
+    findings_updated: int
+    tags_added: int
+
+
+class SearchStatusModel(BaseModel):
+    """A search job: its request, progress, and when done its result or its error."""
+
+    id: str
+    cve: str
+    state: JobState
+    cancel_requested: bool
+    started_at: datetime
+    finished_at: datetime | None
+    filters: dict[str, object]
+    store: bool
+    flags: dict[str, bool]
+    progress: ProgressModel
+    summary: SummaryModel | None
+    stored: StoredModel | None
+    hosts: list[HostModel] | None = Field(
+        None, description="the hosts found (when succeeded; at most the server's limit)"
+    )
+    hosts_total: int
+    hosts_truncated: bool
+    error: ErrorModel | None
+
+
+class CveModel(_Out):
+    """A CVE in the library."""
+
+    cve: str
+    assets: int
+    highest_severity: int | None
+    tags: list[str]
+    last_run_at: datetime | None
+    last_run_outcome: str | None
+
+
+class AssetModel(_Out):
+    """An asset in the library."""
+
+    value: str
+    hostname: str | None
+    tags: list[str]
+    cves: int
+    highest_severity: int | None
+
+
+class FindingModel(_Out):
+    """What Qualys said about one QID of one CVE on one asset."""
+
+    asset: str
+    cve: str
+    qid: int
+    severity: int | None
+    status: str | None
+    type: str | None
+    first_found: str | None
+    last_found: str | None
+    last_scan: str | None
+
+
+class AttributeModel(_Out):
+    """One attribute of an object."""
+
+    name: str
+    value: str
+    source: str
+    published: datetime
+
+
+class RelatedModel(_Out):
+    """An object related to another."""
+
+    kind: str
+    type: str
+    value: str
+
+
+class ObjectModel(_Out):
+    """One library object (a CVE or an asset) with everything known about it."""
+
+    kind: str
+    type: str
+    value: str
+    description: str | None
+    created: datetime
+    updated: datetime
+    attributes: list[AttributeModel]
+    tags: list[str]
+    sources: list[str]
+    related: list[RelatedModel]
+    findings: list[FindingModel]
+
+
+class RunModel(_Out):
+    """One recorded run (its parameters never hold a password)."""
+
+    id: int
+    cve: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    error: str | None
+    hosts: int
+    detections: int
+    search_list_id: int | None
+    search_list_deleted: bool
+    assets_created: int | None
+    assets_updated: int | None
+    parameters: dict[str, object]
+
+
+def search_status(view: JobView, *, with_hosts: bool = True) -> SearchStatusModel:
+    """Return the API model of a search job; hosts only when it succeeded and asked for."""
+    request = view.request
+    succeeded = view.state is JobState.SUCCEEDED
+    problem = view.problem
+    return SearchStatusModel(
+        id=view.id,
+        cve=request.cve,
+        state=view.state,
+        cancel_requested=view.cancel_requested,
+        started_at=view.started_at,
+        finished_at=view.finished_at,
+        filters=filters_record(request.options),
+        store=request.store,
+        flags={
+            "add_assets": request.flags.add_assets,
+            "add_discovered_assets": request.flags.add_discovered_assets,
+            "tag_cves": request.flags.tag_cves,
+        },
+        progress=ProgressModel.model_validate(view.progress),
+        summary=SummaryModel.model_validate(view.summary) if view.summary else None,
+        stored=StoredModel.model_validate(view.stats) if view.stats else None,
+        hosts=(
+            [HostModel.model_validate(host_record(h)) for h in view.hosts]
+            if succeeded and with_hosts
+            else None
+        ),
+        hosts_total=view.hosts_total,
+        hosts_truncated=view.hosts_truncated,
+        error=ErrorModel.model_validate(problem.as_json()) if problem else None,
+    )
+
+
+class CveDetailModel(BaseModel):
+    """One CVE: its library object (findings included) and its vulnerable assets."""
+
+    cve: ObjectModel
+    assets: list[AssetModel]
+
+
+class AssetPageModel(BaseModel):
+    """A page of assets; ``more`` says whether another page follows at ``offset + limit``."""
+
+    assets: list[AssetModel]
+    offset: int
+    limit: int
+    more: bool

@@ -1,0 +1,64 @@
+"""What every route shares: the settings loader, the library, the search jobs, templates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from cvesweep.library import Library
+from cvesweep.qualys.detections import ProgressCallback
+from cvesweep.runner import RunOutcome, RunRequest, run_search
+from cvesweep.settings import Settings
+from cvesweep.web.jobs import JobManager, JobView
+
+SettingsLoader = Callable[[], Settings]
+
+
+@dataclass(frozen=True)
+class WebState:
+    """What every route may use; stored as ``app.state.web``."""
+
+    settings_loader: SettingsLoader
+    library: Library
+    jobs: JobManager
+    templates: Jinja2Templates
+    token: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None
+    qualys_transport: httpx.BaseTransport | None = None
+
+    def settings(self) -> Settings:
+        """Return the current Qualys settings. Raises ConfigError / InputError."""
+        return self.settings_loader()
+
+    def start_search(self, request: RunRequest) -> JobView | None:
+        """Start a search job for ``request``; None when too many are running.
+
+        Raises ConfigError / InputError when the settings are unusable (nothing starts).
+        """
+        settings = self.settings()
+
+        def search(progress: ProgressCallback, cancel: threading.Event) -> RunOutcome:
+            return run_search(
+                settings,
+                request,
+                library_url=self.library.url,
+                progress=progress,
+                cancel=cancel,
+                transport=self.qualys_transport,
+            )
+
+        return self.jobs.start(request, search)
+
+
+def web_state(request: Request) -> WebState:
+    """Dependency: the application's WebState."""
+    return cast(WebState, request.app.state.web)
+
+
+Web = Annotated[WebState, Depends(web_state)]
