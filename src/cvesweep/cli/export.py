@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +12,7 @@ from cvesweep.cli.app import app
 from cvesweep.cli.connection import DbOpt, DebugOpt
 from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.library import EMPTY_HINT, reading
-from cvesweep.cli.output import OutputOpt, check_output_path
+from cvesweep.cli.output import OutputOpt, check_output_path, write_file
 from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import ExportError
 from cvesweep.library import queries
@@ -58,7 +56,7 @@ def stix(
 
 
 def write_text(text: str, output: Path | None) -> None:
-    """Write ``text`` to stdout, or atomically to ``output`` (temp file, then rename).
+    """Write ``text`` to stdout, or to ``output`` (see cli.output.write_file).
 
     Raises ExportError when it cannot be written.
     """
@@ -69,13 +67,4 @@ def write_text(text: str, output: Path | None) -> None:
         except OSError as exc:
             raise ExportError(f"could not write the bundle: {exc.strerror or exc}") from exc
         return
-    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.resolve().parent)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temp, output)
-    except OSError as exc:
-        raise ExportError(f"could not write {output}: {exc.strerror or exc}") from exc
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    write_file(output, lambda stream: stream.write(text))
