@@ -190,8 +190,9 @@ def test_bad_environment_or_config_values_are_config_errors(
 
 
 def test_verify_ssl_and_ca_bundle(tmp_path: Path) -> None:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
+    from cvesweep.simulator.certificate import write_self_signed
+
+    bundle, _ = write_self_signed(tmp_path)
     settings = load(tmp_path, flags={"verify_ssl": False, "ca_bundle": str(bundle)}, environ=ENV)
     assert settings.verify_ssl is False
     assert settings.ca_bundle == bundle
@@ -314,3 +315,20 @@ def test_an_explicit_config_path_must_exist(tmp_path: Path) -> None:
 def test_settings_need_an_endpoint() -> None:
     with pytest.raises(ConfigError, match="url or a hostname"):
         Settings(username="u", password="p")
+
+
+@pytest.mark.parametrize("content", ["not a certificate\n", ""])
+def test_a_ca_bundle_without_certificates_is_refused_before_any_call(
+    tmp_path: Path, content: str
+) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(content)
+    with pytest.raises(InputError) as caught:
+        load_settings(
+            flags={"ca_bundle": str(bundle)},
+            environ={"CVESWEEP_QUALYS_URL": "https://qualys.example.com",
+                     "CVESWEEP_QUALYS_USERNAME": "u", "CVESWEEP_QUALYS_PASSWORD": "p"},
+            config_path=None, prompt=None, default_config=tmp_path / "absent.toml",
+        )  # fmt: skip
+    assert caught.value.field == "--ca-bundle"
+    assert "PEM" in caught.value.message and "PosixPath" not in caught.value.message

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -328,10 +329,15 @@ def _bool(value: object, field: str) -> bool:
     raise InputError(field, f"{value!r} is not true or false")
 
 
-def _file(value: object, field: str) -> Path:
+def _ca_bundle(value: object, field: str) -> Path:
     path = Path(value).expanduser() if isinstance(value, str | Path) else None
     if path is None or not path.is_file():
-        raise InputError(field, f"{value!r} is not an existing file (a PEM CA bundle)")
+        raise InputError(field, f"'{value}' is not an existing file (a PEM CA bundle)")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise InputError(field, f"'{path}' holds no usable PEM CA certificate ({reason})") from None
     return path
 
 
@@ -357,5 +363,5 @@ CONVERTERS: Mapping[str, Callable[[object, str], object]] = {
     "seconds": lambda value, field: _seconds(value, field, zero_ok=False),
     "budget": lambda value, field: _seconds(value, field, zero_ok=True),
     "bool": _bool,
-    "file": _file,
+    "file": _ca_bundle,
 }
