@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from cvesweep.models import CveId, SearchOptions, SearchResult, SearchSummary
 from cvesweep.qualys import searchlists
@@ -36,12 +37,15 @@ def search_vulnerable_hosts(
     truncation_limit: int = DEFAULT_TRUNCATION_LIMIT,
     progress: ProgressCallback | None = None,
     spool_dir: str | None = None,
+    on_search_list: Callable[[searchlists.TemporaryList], None] | None = None,
 ) -> SearchResult:
     """Find every host with an open detection of ``cve`` that passes ``options``.
 
     Returns a SearchResult whose ``hosts`` is a :class:`HostSpool` on disk; the caller
     closes it (``result.hosts.close()``) when done. The search list is deleted in every
-    outcome. Raises QualysError subclasses; on error nothing is kept.
+    outcome. ``on_search_list`` is told of the list as soon as it exists (its ``deleted``
+    flag is final once this function returns or raises). Raises QualysError subclasses;
+    on error nothing is kept.
     """
     options = options or SearchOptions()
     started = time.monotonic()
@@ -51,6 +55,8 @@ def search_vulnerable_hosts(
     qids: set[int] = set()
     try:
         with searchlists.temporary(client, cve) as search_list:
+            if on_search_list is not None:
+                on_search_list(search_list)
             params = detection_params(search_list.id, options, truncation_limit)
             pages = fetch_all(client, params, spool, since=since, progress=progress, qids=qids)
     except BaseException:

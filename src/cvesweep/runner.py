@@ -21,6 +21,7 @@ from cvesweep.models import CveId, SearchOptions, SearchResult
 from cvesweep.operation import release, search_vulnerable_hosts
 from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.detections import Progress, ProgressCallback
+from cvesweep.qualys.searchlists import TemporaryList
 from cvesweep.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def _run(
         base_url=settings.base_url,
         username=settings.username,
     )
+    lists: list[TemporaryList] = []
     try:
         with QualysClient(settings.client_config(), transport=transport) as client:
             result = search_vulnerable_hosts(
@@ -102,10 +104,12 @@ def _run(
                 request.options,
                 truncation_limit=settings.truncation_limit,
                 progress=_cancellable(progress, cancel),
+                on_search_list=lists.append,
             )
     except (CvesweepError, KeyboardInterrupt) as error:
         if library is not None:
-            _record_failure(library, request.cve, started, parameters, error)
+            failed = _failed_run(request.cve, started, parameters, error, lists)
+            _record_failure(library, failed)
         raise
     if library is None:
         return RunOutcome(result, None)
@@ -147,23 +151,32 @@ def _cancellable(
     return report
 
 
-def _record_failure(
-    library: Library,
+def _failed_run(
     cve: CveId,
     started: datetime,
     parameters: dict[str, object],
     error: BaseException,
-) -> None:
-    """Record a failed run; a library failure here is logged, never raised over ``error``."""
+    lists: list[TemporaryList],
+) -> RunRecord:
     interrupted = isinstance(error, KeyboardInterrupt | Cancelled)
-    run = RunRecord(
+    if isinstance(error, KeyboardInterrupt):
+        message = "interrupted (Ctrl-C or SIGTERM)"
+    else:
+        message = str(error) or type(error).__name__
+    return RunRecord(
         cve=cve,
         started_at=started,
         finished_at=datetime.now(UTC),
         outcome="interrupted" if interrupted else "failed",
-        error=str(error) or type(error).__name__,
+        error=message,
         parameters=parameters,
+        search_list_id=lists[0].id if lists else None,
+        search_list_deleted=lists[0].deleted if lists else False,
     )
+
+
+def _record_failure(library: Library, run: RunRecord) -> None:
+    """Record a failed run; a library failure here is logged, never raised over the error."""
     try:
         library.record_run(run)
     except CvesweepError as failure:
