@@ -28,6 +28,9 @@ _COLUMNS = (
     ("IP", 15), ("Hostname", None), ("QIDs", 7), ("Severity", 8), ("Status", 9),
     ("Type", 9), ("Last found", 16), ("Last scan", 16), ("Tags", None),
 )  # fmt: skip
+_GAP = 3  # each gap between columns: padding on both sides and the separator
+_MIN_SHARE = 12  # the least width of Hostname and Tags
+_DROP_ORDER = ("Last scan", "Type", "Status", "Last found")  # on narrow terminals
 _SEVERITY_STYLES = {5: "bold red", 4: "red", 3: "yellow", 2: "cyan", 1: "green"}
 
 
@@ -81,14 +84,33 @@ def _counted(hosts: Iterable[Host], counts: _Counts) -> Iterator[Host]:
 
 def _table(hosts: list[Host], width: int, *, header: bool) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False)
-    # Each gap between columns takes 3 characters: padding on both sides and the separator.
-    fixed = sum(w for _, w in _COLUMNS if w is not None) + 3 * (len(_COLUMNS) - 1)
-    share = max(12, (width - fixed) // 2)
-    for title, column_width in _COLUMNS:
-        table.add_column(title, width=column_width or share, overflow="fold")
+    columns = _columns_for(width)
+    fixed = sum(w for _, w in columns if w is not None) + _GAP * (len(columns) - 1)
+    share = max(_MIN_SHARE, (width - fixed) // 2)
+    for title, column_width in columns:
+        # Fixed columns are wide enough for their values (IPv4, QIDs, dates), which never
+        # wrap; only an IPv6 address folds in the IP column.
+        fixed_value = column_width is not None and title != "IP"
+        table.add_column(
+            title, width=column_width or share, no_wrap=fixed_value,
+            overflow="ellipsis" if fixed_value else "fold",
+        )  # fmt: skip
+    titles = [title for title, _ in columns]
     for host in hosts:
-        table.add_row(*_cells(host))
+        cells = dict(zip([title for title, _ in _COLUMNS], _cells(host), strict=True))
+        table.add_row(*(cells[title] for title in titles))
     return table
+
+
+def _columns_for(width: int) -> tuple[tuple[str, int | None], ...]:
+    """The columns that fit in ``width``: the least useful are dropped on narrow terminals."""
+    columns = list(_COLUMNS)
+    for title in _DROP_ORDER:
+        fixed = sum(w for _, w in columns if w is not None) + _GAP * (len(columns) - 1)
+        if fixed + 2 * _MIN_SHARE <= width:
+            break
+        columns = [column for column in columns if column[0] != title]
+    return tuple(columns)
 
 
 def _cells(host: Host) -> tuple[Text, ...]:
