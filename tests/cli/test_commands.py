@@ -39,9 +39,18 @@ def test_parse_of_a_cut_off_file_shows_nothing_and_fails(samples_dir: Path, tmp_
     cut = tmp_path / "cut.xml"
     cut.write_bytes(whole[: len(whole) * 2 // 3])
     result = runner.invoke(app, ["parse", str(cut), "--format", "json"])
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == 2, result.output
     assert result.stdout == ""
+    assert "FILE" in result.stderr and str(cut) in result.stderr
     assert "cut off" in result.stderr or "well-formed" in result.stderr
+
+
+def test_parse_says_when_a_file_is_one_page_of_a_truncated_reply(samples_dir: Path) -> None:
+    page = samples_dir / "detection_truncated_warning_1980_info_qids_sn_qualys_integration_qg2.xml"
+    result = runner.invoke(app, ["parse", str(page), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hosts"][0]["id"] == 2973339
+    assert "truncated" in result.stderr and "3700609" in result.stderr
 
 
 def test_parse_of_a_missing_file_exits_2(tmp_path: Path) -> None:

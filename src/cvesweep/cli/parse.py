@@ -9,12 +9,12 @@ import typer
 
 from cvesweep.cli.app import app
 from cvesweep.cli.connection import DebugOpt
-from cvesweep.cli.failures import guarded
+from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit
 from cvesweep.cli.runtime import configure_logging
-from cvesweep.errors import InputError
+from cvesweep.errors import InputError, QualysError
 from cvesweep.models import CveId, SearchOptions, SearchResult
-from cvesweep.qualys.xml import parse_detection_file
+from cvesweep.qualys.xml import PageEnd, parse_detection_file
 from cvesweep.spool import HostSpool
 
 
@@ -38,8 +38,29 @@ def parse(
                 raise InputError("FILE", f"{path} does not exist or is not a file")
         fmt = check_output_path(output_format, output)
         with HostSpool() as spool:
-            for path in files:
-                for host in parse_detection_file(path):
-                    spool.append(host)
+            ends = [(path, _spool_file(path, spool)) for path in files]
             result = SearchResult(cve=CveId(""), options=SearchOptions(), hosts=spool)
             emit(result, fmt, output)
+        for path, end in ends:
+            if end.truncation is not None:
+                warn(
+                    f"{path} is one page of a truncated reply (WARNING {end.truncation.code}): "
+                    f"hosts from id {end.truncation.next_id_min} on are not in it"
+                )
+
+
+def _spool_file(path: Path, spool: HostSpool) -> PageEnd:
+    """Append the hosts of one saved reply to ``spool``; return how the reply ended.
+
+    A file that is not a complete detection reply is the user's input, not a Qualys
+    failure: InputError (exit 2) naming the file.
+    """
+    hosts = parse_detection_file(path)
+    try:
+        while True:
+            spool.append(next(hosts))
+    except StopIteration as stop:
+        end: PageEnd = stop.value
+        return end
+    except QualysError as error:
+        raise InputError("FILE", f"{path}: {error.message}") from error
