@@ -132,3 +132,9 @@ def test_every_command_and_setting_is_documented_in_the_readme() -> None:
 def test_every_exit_status_is_documented(status: str) -> None:
     readme = (ROOT / "README.md").read_text()
     assert re.search(rf"^\| {status} \|", readme, re.MULTILINE)
+
+
+def test_a_prefixed_list_of_unknown_age_is_kept_unless_older_than_is_0() -> None:
+    lists = [(1, "cvesweep leftover"), (2, "cvesweep CVE-2021-44228 20200101T000000Z 0a1b2c3d")]
+    assert searchlists.find_leftovers(lists, older_than_minutes=60) == [lists[1]]
+    assert searchlists.find_leftovers(lists, older_than_minutes=0) == lists

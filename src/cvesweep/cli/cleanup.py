@@ -63,5 +63,9 @@ def cleanup(
         kept = len(ours) - len(stale)
         typer.echo(
             f"{len(stale)} search list(s) deleted"
-            + (f"; {kept} younger than {older_than:g} minutes kept" if kept else "")
+            + (
+                f"; {kept} younger than {older_than:g} minutes (or of unknown age) kept"
+                if kept
+                else ""
+            )
         )

@@ -65,15 +65,19 @@ def list_all(client: QualysClient) -> list[tuple[int, str]]:
 def find_leftovers(
     lists: list[tuple[int, str]], *, older_than_minutes: float, now: datetime | None = None
 ) -> list[tuple[int, str]]:
-    """The lists carrying the reserved prefix that are older than the given age."""
+    """The lists carrying the reserved prefix that are older than the given age.
+
+    A prefixed title without cvesweep's creation time has an unknown age: it is included
+    only when ``older_than_minutes`` is 0, so a run in progress is never mistaken for one.
+    """
     now = now or datetime.now(UTC)
     found = []
     for list_id, title in lists:
         if not title.startswith(TITLE_PREFIX):
             continue
         created = title_time(title)
-        age_min = (now - created).total_seconds() / 60 if created else float("inf")
-        if age_min >= older_than_minutes:
+        age_min = (now - created).total_seconds() / 60 if created else None
+        if older_than_minutes == 0 or (age_min is not None and age_min >= older_than_minutes):
             found.append((list_id, title))
     return found
 
