@@ -10,7 +10,7 @@
     │   │   ├── QualysAuthError        exit 3: 2000 bad login (401), 2001 account expired
     │   │   └── QualysRateLimited      exit 3: 1960/1965 beyond the wait budget (retry_after)
     │   ├── QualysServerError          exit 4: 5xx, 999 internal error, 1999 maintenance
-    │   ├── QualysConnectionError      exit 4: network, TLS, timeouts
+    │   ├── QualysConnectionError      exit 4: network, TLS, timeouts (source: network)
     │   └── QualysResponseError        exit 4: a reply that is not the XML we expect
     ├── LibraryError                   exit 1: the threat library failed
     └── ExportError                    exit 1: an output could not be written
@@ -147,6 +147,7 @@ class QualysServerError(QualysError):
 class QualysConnectionError(QualysError):
     """Qualys could not be reached: DNS, refused connection, reset, TLS, timeout."""
 
+    source = "network"
     hint = "check the URL, the network and the TLS settings (--ca-bundle)"
 
 

@@ -60,5 +60,5 @@ def test_a_missing_directory_is_an_input_error() -> None:
 
 
 def test_a_place_where_no_file_can_be_created_is_an_export_error() -> None:
-    with pytest.raises(ExportError, match="could not write /proc/cvesweep-test.csv"):
+    with pytest.raises(ExportError, match=r"could not write /proc/cvesweep-test\.csv"):
         write_file(Path("/proc/cvesweep-test.csv"), lambda stream: stream.write("x"))

@@ -142,6 +142,11 @@ def test_zero_hosts_exits_0(live_sim, no_config: Path) -> None:  # type: ignore[
         ([LOG4SHELL, "--format", "xml"], "--format"),
         ([LOG4SHELL, "--truncation-limit", "-1"], "--truncation-limit"),
         ([LOG4SHELL, "--url", "ftp://qualys.example.com"], "--url"),
+        (
+            [LOG4SHELL, "--url", "http://127.0.0.1:1", "--hostname", "qualys.example.com"],
+            "--hostname",
+        ),
+        ([LOG4SHELL, "--ca-bundle", "/etc/hostname"], "--ca-bundle"),
     ],
 )
 def test_bad_input_exits_2_naming_the_option_and_sends_nothing(
@@ -197,6 +202,16 @@ def test_unreachable_qualys_exits_4(tmp_path: Path) -> None:
     result = runner.invoke(app, ["search", LOG4SHELL, "--config", str(config)], env=env)
     assert result.exit_code == 4, result.output
     assert "127.0.0.1" in result.output
+    assert "error (network)" in result.output
+
+
+def test_a_url_with_a_path_exits_4_with_a_hint(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    _, server = live_sim
+    env = env_for(server.url + "/api/2.0")
+    result = runner.invoke(app, ["search", LOG4SHELL, "--config", str(no_config)], env=env)
+    assert result.exit_code == 4, result.output
+    assert "HTTP 404" in result.output and "without a path" in result.output
+    assert "code 404" not in result.output
 
 
 # --- TLS for real, against the simulator's self-signed certificate ----------------------------

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cvesweep.cli.failures import warn
+from cvesweep.errors import InputError
 from cvesweep.settings import Settings, load_settings
 
 UrlOpt = Annotated[
@@ -99,6 +100,9 @@ def resolve_settings(
 
     Raises InputError / ConfigError (exit 2) before anything is sent.
     """
+    if url is not None and (hostname is not None or port is not None):
+        other = "--hostname" if hostname is not None else "--port"
+        raise InputError(other, "give either --url, or --hostname with --port, not both")
     flags: dict[str, object] = {
         "url": url,
         "hostname": hostname,

@@ -26,7 +26,7 @@ from cvesweep.errors import (
     QualysConnectionError,
     QualysError,
     QualysRateLimited,
-    QualysRequestError,
+    QualysResponseError,
     QualysServerError,
 )
 from cvesweep.qualys.responses import error_from_reply, parse_simple_return, raise_for_reply
@@ -221,8 +221,12 @@ class QualysClient:
             )
             raise TransientError(message, call=call, http_status=status, final=final)
         if reply is None or reply.code is None:
-            raise QualysRequestError(
-                status, f"unexpected HTTP {status} reply", call=call, http_status=status
+            raise QualysResponseError(
+                f"the server answered HTTP {status} to the {call}, without a Qualys error reply",
+                call=call,
+                http_status=status,
+                hint="check that the URL is the Qualys API server's base URL, without a path "
+                "(e.g. https://qualysapi.qg2.apps.qualys.com)",
             )
         error = error_from_reply(reply, call=call, http_status=status)
         if isinstance(error, QualysRateLimited):
