@@ -112,8 +112,8 @@ def search(
 ) -> None:
     """Find every host with an open detection of CVE-ID, show them, exit 0 (even with none).
 
-    Exit status: 0 success, 2 invalid input, 3 Qualys refused the request, 4 Qualys
-    unreachable or failing, 1 anything else.
+    Exit status: 0 success, 2 invalid input, 3 Qualys refused the request,
+    4 Qualys unreachable or failing, 130 interrupted, 1 anything else.
     """
     # Imported here, not at the top: the library pulls in SQLAlchemy, and every command
     # module is imported at start-up (keeps `cvesweep simulator` and --help quick).

@@ -168,6 +168,8 @@ def _announce(server: SimulatorServer, fleet: Fleet, username: str, password: st
     typer.echo("CVEs with vulnerable hosts:" if featured else "No CVE has vulnerable hosts.")
     for cve, count in featured:
         typer.echo(f"  {cve:<18} {count} hosts")
+    groups = ", ".join(f"{group.title} ({group.id})" for group in fleet.asset_groups)
+    typer.echo(f"Asset groups (title and id, for --asset-groups): {groups}")
     ca = f" --cacert {shlex.quote(str(server.cert_path))}" if server.cert_path else ""
     query = "action=list&show_tags=1&truncation_limit=5"
     typer.echo(

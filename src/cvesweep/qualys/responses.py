@@ -198,7 +198,18 @@ def error_from_reply(reply: SimpleReturn, *, call: str, http_status: int | None)
         )
     if cls is QualysAuthError:
         return QualysAuthError(code, text, call=call, http_status=http_status)
-    return QualysRequestError(code, text, call=call, http_status=http_status)
+    return QualysRequestError(
+        code, text, call=call, http_status=http_status, hint=_REQUEST_HINTS.get(code)
+    )
+
+
+# Hints for refused requests a user can act on (codes per the Qualys API user guide).
+_REQUEST_HINTS: Mapping[int, str] = {
+    1905: "a value was refused by Qualys: check --ips and --asset-groups (asset group "
+    "titles must exist in the subscription)",
+    1901: "this Qualys API does not accept a parameter cvesweep sent; check the URL",
+    1903: "a required parameter or header was missing; check the URL",
+}
 
 
 def raise_for_reply(data: bytes, *, call: str, http_status: int | None) -> None:
