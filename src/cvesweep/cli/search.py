@@ -50,8 +50,8 @@ def search(
         str | None,
         typer.Option(
             "--since",
-            help="Only detections last found at or after this UTC time: "
-            '"2020-04-01 17:35" (ISO 8601 with an offset also accepted).',
+            help='Only detections last found at or after this time: "2020-04-01 17:35" or '
+            '"2020-04-01" (UTC), or ISO 8601 with an offset.',
             rich_help_panel="Filters",
         ),
     ] = None,
