@@ -96,7 +96,8 @@ def test_assets_limit_shows_the_first_page_and_says_so(filled: Filled) -> None:
     data = json_of(result)
     every = [a.value for a in queries.assets(filled.library.engine)]
     assert [d["value"] for d in data] == every[2:5]  # type: ignore[union-attr]
-    assert "use --limit and --offset" in result.stderr
+    assert "showing assets 3 to 5; more follow" in result.stderr
+    assert "--offset 5" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -178,7 +179,7 @@ def test_missing_library_file_reads_as_empty_and_is_not_created(
     path = tmp_path / "nothing-here.db"
     result = cvesweep(None, command, "--format", "json", db=str(path))
     assert json_of(result) == []
-    assert "the library is empty; run 'cvesweep search CVE-" in result.stderr
+    assert "run 'cvesweep search CVE-" in result.stderr
     assert not path.exists()
 
 

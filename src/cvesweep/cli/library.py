@@ -142,9 +142,15 @@ def assets(
         headers = ("IP", "Hostname", "CVEs", "Highest severity", "Tags")
         _render(fmt, [asdict(a) for a in found], headers, rows)
         if more:
-            warn(f"showing {limit} assets from {offset}; use --limit and --offset for more")
+            warn(
+                f"showing assets {offset + 1} to {offset + limit}; more follow "
+                f"(cvesweep library assets --offset {offset + limit})"
+            )
         elif not found and not (cve or tag or search or offset):
-            warn(EMPTY_HINT)
+            warn(
+                "no assets in the library (runs stored with --no-add-assets and "
+                "--no-add-discovered-assets keep none); run 'cvesweep search CVE-…' to add some"
+            )
 
 
 @library_app.command("show")
