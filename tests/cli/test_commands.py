@@ -138,3 +138,15 @@ def test_a_prefixed_list_of_unknown_age_is_kept_unless_older_than_is_0() -> None
     lists = [(1, "cvesweep leftover"), (2, "cvesweep CVE-2021-44228 20200101T000000Z 0a1b2c3d")]
     assert searchlists.find_leftovers(lists, older_than_minutes=60) == [lists[1]]
     assert searchlists.find_leftovers(lists, older_than_minutes=0) == lists
+
+
+def test_running_one_command_imports_only_its_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cvesweep.cli import main; main.register(['simulator', '--help']); "
+        "print('sqlalchemy' in sys.modules, 'fastapi' in sys.modules, 'stix2' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "False"]

@@ -1,18 +1,47 @@
-"""Entry point of the ``cvesweep`` script: imports every command module, then runs the app."""
+"""Entry point of the ``cvesweep`` script: imports the command modules, then runs the app.
+
+Importing a command module registers its command. Only the module of the command being
+run is imported when it is known from the arguments (the library, the web UI and STIX
+pull in SQLAlchemy, FastAPI and stix2, which would slow every start, e.g. the
+simulator's); ``cvesweep --help`` and anything unrecognised import them all.
+"""
 
 from __future__ import annotations
 
-from cvesweep.cli import cleanup as _cleanup  # noqa: F401  (each import registers a command)
-from cvesweep.cli import demo as _demo  # noqa: F401
-from cvesweep.cli import export as _export  # noqa: F401
-from cvesweep.cli import library as _library  # noqa: F401
-from cvesweep.cli import parse as _parse  # noqa: F401
-from cvesweep.cli import search as _search  # noqa: F401
-from cvesweep.cli import serve as _serve  # noqa: F401
-from cvesweep.cli import simulator as _simulator  # noqa: F401
-from cvesweep.cli.app import app
+import importlib
+import sys
+
+from cvesweep.cli.app import app as _app
+
+COMMAND_MODULES = {
+    "cleanup": "cleanup",
+    "demo": "demo",
+    "export": "export",
+    "library": "library",
+    "parse": "parse",
+    "search": "search",
+    "serve": "serve",
+    "simulator": "simulator",
+}
+
+
+def register(argv: list[str]) -> None:
+    """Import the module of the command named in ``argv``, or every command module."""
+    named = next((arg for arg in argv if not arg.startswith("-")), None)
+    modules = [COMMAND_MODULES[named]] if named in COMMAND_MODULES else COMMAND_MODULES.values()
+    for module in modules:
+        importlib.import_module(f"cvesweep.cli.{module}")
 
 
 def main() -> None:
     """Run the command line."""
-    app()
+    register(sys.argv[1:])
+    _app()
+
+
+def __getattr__(name: str) -> object:
+    # ``from cvesweep.cli.main import app`` (tests, embedding) gets every command.
+    if name == "app":
+        register([])
+        return _app
+    raise AttributeError(name)

@@ -6,11 +6,9 @@ import functools
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from fastapi import FastAPI
 
 from cvesweep.cli.app import app
 from cvesweep.cli.connection import (
@@ -26,11 +24,13 @@ from cvesweep.cli.connection import (
 from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import ConfigError, InputError
-from cvesweep.library import resolve_library_url
 from cvesweep.settings import Settings, load_settings
-from cvesweep.web import create_app
-from cvesweep.web.security import LOOPBACK_HOSTS, is_loopback
-from cvesweep.web.state import SettingsLoader
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# FastAPI, uvicorn, the web package and the library are imported inside the functions
+# below: every command module is imported at start-up, and they would slow every command.
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,10 @@ def serve(
     token. Exit status: 2 for invalid options or a missing token, 1 if the library cannot
     be opened.
     """
+    from cvesweep.library import resolve_library_url
+    from cvesweep.web import create_app
+    from cvesweep.web.state import SettingsLoader
+
     configure_logging(debug)
     with guarded(debug=debug):
         secret = _check_token(host, token)
@@ -112,6 +116,8 @@ def serve(
 
 def _check_token(host: str, token: str | None) -> str | None:
     """Return the token to require; raise InputError (exit 2) when it is missing or short."""
+    from cvesweep.web.security import is_loopback
+
     secret = token.strip() if token and token.strip() else None
     if secret is None and not is_loopback(host):
         raise InputError(
@@ -141,10 +147,14 @@ def _reload(flags: dict[str, object], config: Path | None) -> Settings:
 
 def _loopback_names(host: str) -> tuple[str, ...]:
     """The Host header names accepted without a token: loopback names and the bound host."""
+    from cvesweep.web.security import LOOPBACK_HOSTS
+
     return (*LOOPBACK_HOSTS, host.strip("[]").lower())
 
 
 def _run(web: FastAPI, host: str, port: int, with_token: bool) -> None:
+    import uvicorn
+
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"cvesweep web UI on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
     if with_token:
