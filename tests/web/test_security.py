@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import cvesweep.cli.main  # noqa: F401  (registers every command, serve included)
-from cvesweep.cli.app import app as cli
+from cvesweep.cli.main import app as cli
 from cvesweep.simulator.knowledgebase import LOG4SHELL
 from cvesweep.web.security import CSP, CSRF_FIELD, SESSION_COOKIE, is_loopback, local_path
 from tests.web.conftest import TOKEN, WebClient

@@ -22,7 +22,7 @@ CALL = "detection request"
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """What has arrived so far; reported after every page (and every few hundred hosts)."""
+    """What has arrived so far; reported when a page starts, every 25 hosts, after a page."""
 
     pages: int
     hosts: int
@@ -126,6 +126,7 @@ def _fetch_page(
         mark = spool.mark()
         try:
             with client.stream(PATH, params, attempts) as response:
+                _report(progress, pages, spool)  # the page started: a chance to cancel
                 parser = DetectionParser(call=CALL, http_status=response.status_code)
                 for chunk in iter_body(response, CALL):
                     _keep(parser.feed(chunk), spool, since, progress, pages, qids)
@@ -157,7 +158,7 @@ def _keep(
         if kept is not None:
             spool.append(kept)
             qids.update(d.qid for d in kept.detections)
-            if progress is not None and spool.hosts % 250 == 0:
+            if progress is not None and spool.hosts % 25 == 0:
                 _report(progress, pages, spool)
 
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from cvesweep import __version__
 from cvesweep.errors import CvesweepError
+from cvesweep.export.table import describe_filters
 from cvesweep.web.problems import Problem, problem_for
 from cvesweep.web.security import csrf_token
 
@@ -44,6 +45,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["when"] = _when
     env.filters["qtime"] = _qualys_time
     env.filters["dash"] = _dash
+    env.filters["describe_filters"] = describe_filters
     env.globals["version"] = __version__
     env.globals["severity_names"] = SEVERITY_NAMES
     return Jinja2Templates(env=env)
