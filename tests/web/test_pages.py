@@ -261,3 +261,13 @@ def test_the_password_never_appears_in_any_page_or_api_response(
         text = reply.text + "".join(f"{k}: {v}" for k, v in reply.headers.items())
         assert PASSWORD not in text, reply.url
         assert CREDENTIALS_B64 not in text, reply.url
+
+
+def test_the_search_page_lists_recent_searches_with_their_filters(client: WebClient) -> None:
+    job_id = run_form(client, cve=LOG4SHELL, min_severity="4")
+    assert client.wait(job_id)["state"] == "succeeded"
+    job_html = client.get(f"/search/{job_id}").text
+    assert "Filters: min severity 4" in job_html
+    recent = client.get("/").text.split('id="recent"', 1)[1]
+    assert f'href="/search/{job_id}"' in recent
+    assert "min severity 4" in recent and "succeeded" in recent

@@ -149,6 +149,12 @@ class JobManager:
             job = self._jobs.get(job_id)
         return job.view() if job is not None else None
 
+    def recent(self) -> list[JobView]:
+        """Return the remembered jobs, newest first (running ones included)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return sorted((job.view() for job in jobs), key=lambda v: v.started_at, reverse=True)
+
     def cancel(self, job_id: str) -> JobView | None:
         """Ask job ``job_id`` to stop (a finished job is left as it is); return its view."""
         with self._lock:

@@ -24,9 +24,9 @@ BUSY = "too many searches are running; wait for one to finish and try again"
 
 @router.get("/")
 @router.get("/search")
-def search_page(request: Request) -> Response:
-    """The search form, empty, all storage flags on."""
-    return _form(request, SearchInput(), {})
+def search_page(request: Request, web: Web) -> Response:
+    """The search form, empty, all storage flags on, and the recent searches."""
+    return _form(request, SearchInput(), {}, recent=web.jobs.recent())
 
 
 @router.post("/search", dependencies=[Depends(check_csrf)])
@@ -83,9 +83,13 @@ def _job(web: WebState, job_id: str) -> JobView:
 
 
 def _form(
-    request: Request, given: SearchInput, errors: dict[str, str], status: int = 200
+    request: Request,
+    given: SearchInput,
+    errors: dict[str, str],
+    status: int = 200,
+    recent: list[JobView] | None = None,
 ) -> Response:
-    context = {"form": given, "errors": errors, "help": FILTER_HELP}
+    context = {"form": given, "errors": errors, "help": FILTER_HELP, "recent": recent or []}
     return render(request, "search.html", context, status=status)
 
 
