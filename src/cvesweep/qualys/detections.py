@@ -27,7 +27,6 @@ class Progress:
     pages: int
     hosts: int
     detections: int
-    done: bool = False
 
 
 ProgressCallback = Callable[[Progress], None]
