@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from cvesweep.library import Library, RunRecord, StoreFlags, run_parameters
-from cvesweep.library.schema import attributes, findings, object_sources, objects, runs, sources
+from cvesweep.library.schema import (
+    attributes,
+    findings,
+    object_sources,
+    objects,
+    runs,
+    sources,
+    tags,
+)
+from cvesweep.library.writes import driver_value, insert_rows
 from cvesweep.models import SearchOptions
 from cvesweep.operation import release, search_vulnerable_hosts
 from cvesweep.qualys.xml import parse_detection_file
@@ -136,3 +145,23 @@ def test_cve_value_is_upper_case_whatever_the_input(library: Library) -> None:
     library.ingest(result, StoreFlags(), run_of(result))
     assert ("CVE-2021-44228",) in rows(library.engine, select(objects.c.value))
     assert rows(library.engine, select(runs.c.cve)) == [("CVE-2021-44228",)]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [("object_id", "name", "created_at"), ("created_at", "name", "object_id")],
+    ids=["table-order", "other-order"],
+)
+def test_insert_rows_binds_each_value_to_its_column(
+    library: Library, columns: tuple[str, ...]
+) -> None:
+    # A row is a tuple in the order of ``columns``, whatever order the table declares.
+    when = datetime(2024, 4, 1, 12, tzinfo=UTC)
+    with library.engine.begin() as connection:
+        stamp = driver_value(connection, objects.c.created_at, when)
+        cve = ("indicator", "CVE", "CVE-2021-44228", None, stamp, stamp)
+        insert_rows(connection, objects, [c.name for c in objects.c][1:], [cve])
+        values = {"object_id": connection.scalar(select(objects.c.id)), "name": "Site 01"}
+        insert_rows(connection, tags, columns, [tuple(values.get(c, stamp) for c in columns)])
+        stored = connection.execute(select(tags.c.object_id, tags.c.name, tags.c.created_at))
+        assert tuple(stored.one()) == (values["object_id"], "Site 01", when)

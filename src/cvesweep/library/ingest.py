@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
 
@@ -40,6 +39,7 @@ from cvesweep.library.schema import (
 from cvesweep.library.sync_findings import sync_finding_attributes, sync_findings
 from cvesweep.library.writes import (
     IngestState,
+    Row,
     apply_attributes,
     attribute_row,
     chunks,
@@ -122,7 +122,7 @@ def _ensure_source(connection: Connection) -> int:
     query = select(sources.c.id).where(sources.c.name == SOURCE_QUALYS)
     found = connection.scalar(query)
     if found is None:
-        insert_rows(connection, sources, [{"name": SOURCE_QUALYS}], ignore_conflicts=True)
+        insert_rows(connection, sources, ("name",), [(SOURCE_QUALYS,)], ignore_conflicts=True)
         found = connection.scalar(query)
     assert found is not None
     return int(found)
@@ -135,21 +135,16 @@ def _ensure_objects(state: IngestState, kind: str, type_: str, values: Iterable[
     ids = object_ids(state.connection, kind, type_, wanted)
     missing = [value for value in wanted if value not in ids]
     if missing:
-        rows = [
-            {"kind": kind, "type": type_, "value": value, "description": None}
-            | {"created_at": state.now, "updated_at": state.now}
-            for value in missing
-        ]
-        insert_rows(state.connection, objects, rows, ignore_conflicts=True)
+        columns = ("kind", "type", "value", "description", "created_at", "updated_at")
+        rows = [(kind, type_, value, None, state.stamp, state.stamp) for value in missing]
+        insert_rows(state.connection, objects, columns, rows, ignore_conflicts=True)
         new = object_ids(state.connection, kind, type_, missing)
         state.created.update(new.values())
         state.fresh = set(new.values())
         ids.update(new)
-        links = [
-            {"object_id": i, "source_id": state.source_id, "created_at": state.now}
-            for i in new.values()
-        ]
-        insert_rows(state.connection, object_sources, links, ignore_conflicts=True)
+        links = [(i, state.source_id, state.stamp) for i in new.values()]
+        link_columns = ("object_id", "source_id", "created_at")
+        insert_rows(state.connection, object_sources, link_columns, links, ignore_conflicts=True)
     return [ids[value] for value in wanted]
 
 
@@ -163,14 +158,15 @@ def _sync_identity(state: IngestState, wanted: dict[int, dict[str, str]]) -> Non
         ).all()
         for attr_id, object_id, name, value in rows:
             have[(object_id, name)][value] = attr_id
-    inserts: list[dict[str, Any]] = []
+    inserts: list[Row] = []
     removals: list[int] = []
     for object_id, pairs in wanted.items():
         for name, value in pairs.items():
-            present = have.get((object_id, name), {})
-            if value not in present:
+            present = have.get((object_id, name))
+            if present is None or value not in present:
                 inserts.append(attribute_row(state, object_id, name, value, ORIGIN_IDENTITY))
-            removals.extend(attr_id for old, attr_id in present.items() if old != value)
+            if present:  # None for every attribute of a new asset: nothing to compare
+                removals.extend(attr_id for old, attr_id in present.items() if old != value)
     apply_attributes(state, inserts, removals, [a for a, _ in have] if removals else [])
 
 
@@ -179,15 +175,16 @@ def _sync_tags(state: IngestState, wanted: dict[int, set[str]]) -> None:
     for chunk in chunks(state.stored_before(wanted)):
         query = select(tags.c.object_id, tags.c.name).where(tags.c.object_id.in_(chunk))
         have.update((x, y) for x, y in state.connection.execute(query).all())
-    rows: list[dict[str, Any]] = [
-        {"object_id": object_id, "name": name, "created_at": state.now}
+    rows = [
+        (object_id, name, state.stamp)
         for object_id, names in wanted.items()
         for name in sorted(names)
         if (object_id, name) not in have
     ]
-    insert_rows(state.connection, tags, rows, ignore_conflicts=True)
+    columns = ("object_id", "name", "created_at")
+    insert_rows(state.connection, tags, columns, rows, ignore_conflicts=True)
     state.tags_added += len(rows)
-    state.updated.update(row["object_id"] for row in rows)
+    state.updated.update(row[0] for row in rows)
 
 
 def _sync_relationships(state: IngestState, asset_ids: Sequence[int]) -> None:
@@ -197,11 +194,9 @@ def _sync_relationships(state: IngestState, asset_ids: Sequence[int]) -> None:
         query = select(a, b).where(or_((a == cve) & b.in_(chunk), (b == cve) & a.in_(chunk)))
         have.update((x, y) for x, y in state.connection.execute(query).all())
     pairs = sorted({(min(i, cve), max(i, cve)) for i in asset_ids} - have)
-    rows = [
-        {"object_a_id": x, "object_b_id": y, "source_id": state.source_id, "created_at": state.now}
-        for x, y in pairs
-    ]
-    insert_rows(state.connection, relationships, rows, ignore_conflicts=True)
+    rows = [(x, y, state.source_id, state.stamp) for x, y in pairs]
+    columns = ("object_a_id", "object_b_id", "source_id", "created_at")
+    insert_rows(state.connection, relationships, columns, rows, ignore_conflicts=True)
     state.relationships_added += len(rows)
     state.updated.update(i for pair in pairs for i in pair)
 

@@ -9,6 +9,7 @@ so a changed severity replaces the old value instead of adding a second one.
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -17,19 +18,37 @@ from cvesweep.library import mapping
 from cvesweep.library.schema import ORIGIN_FINDING, attributes, findings
 from cvesweep.library.writes import (
     IngestState,
+    Row,
     apply_attributes,
     attribute_row,
     chunks,
     insert_rows,
 )
 
+# An inserted finding row: its key, the facts of mapping.FINDING_FIELDS, our two timestamps.
+FINDING_COLUMNS = (
+    "asset_id",
+    "cve_id",
+    "qid",
+    *mapping.FINDING_FIELDS,
+    "first_seen_at",
+    "updated_at",
+)
+# From such a row: its asset, then the arguments of mapping.finding_attributes.
+_ATTRIBUTE_FACTS = itemgetter(
+    *(
+        FINDING_COLUMNS.index(name)
+        for name in ("asset_id", "qid", "severity", "status", "type", "last_found")
+    )
+)
+
 
 def sync_findings(
     state: IngestState, plan: mapping.BatchPlan, ids: dict[str, int]
-) -> tuple[set[int], list[dict[str, Any]]]:
+) -> tuple[set[int], list[Row]]:
     """Insert new findings, update changed ones.
 
-    Returns the assets whose findings changed, and the rows inserted.
+    Returns the assets whose findings changed, and the rows inserted (:data:`FINDING_COLUMNS`).
     """
     fields = mapping.FINDING_FIELDS
     have: dict[tuple[int, int], tuple[int, tuple[Any, ...]]] = {}
@@ -40,30 +59,28 @@ def sync_findings(
         )
         for row in state.connection.execute(query).all():
             have[(row[1], row[2])] = (row[0], tuple(row[3:]))
-    inserts: list[dict[str, Any]] = []
+    inserts: list[Row] = []
     updates: list[dict[str, Any]] = []
     changed: set[int] = set()
+    cve_id, stamp = state.cve_id, state.stamp
     for (value, qid), facts in plan.findings.items():
         asset_id = ids[value]
         old = have.get((asset_id, qid))
-        if old is not None and old[1] == facts:
+        if old is None:
+            inserts.append((asset_id, cve_id, qid, *facts, stamp, stamp))
+        elif old[1] != facts:
+            updates.append(
+                {f"b_{k}": v for k, v in zip(fields, facts, strict=True)} | {"b_id": old[0]}
+            )
+        else:
             continue
         changed.add(asset_id)
-        facts_row: dict[str, Any] = dict(zip(fields, facts, strict=True))
-        if old is None:
-            inserts.append(facts_row | {"asset_id": asset_id, "cve_id": state.cve_id, "qid": qid})
-        else:
-            updates.append({f"b_{k}": v for k, v in facts_row.items()} | {"b_id": old[0]})
     _write_findings(state, inserts, updates)
     return changed, inserts
 
 
-def _write_findings(
-    state: IngestState, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]
-) -> None:
-    for row in inserts:
-        row["first_seen_at"] = row["updated_at"] = state.now
-    insert_rows(state.connection, findings, inserts, ignore_conflicts=True)
+def _write_findings(state: IngestState, inserts: list[Row], updates: list[dict[str, Any]]) -> None:
+    insert_rows(state.connection, findings, FINDING_COLUMNS, inserts, ignore_conflicts=True)
     if updates:
         values: dict[str, Any] = {f: bindparam(f"b_{f}") for f in mapping.FINDING_FIELDS}
         statement = (
@@ -76,9 +93,7 @@ def _write_findings(
     state.findings_updated += len(updates)
 
 
-def sync_finding_attributes(
-    state: IngestState, asset_ids: set[int], inserted: list[dict[str, Any]]
-) -> None:
+def sync_finding_attributes(state: IngestState, asset_ids: set[int], inserted: list[Row]) -> None:
     """Make each asset's finding attributes exactly the set its findings (all CVEs) produce.
 
     The findings of assets created by this batch are all in ``inserted``; others are read.
@@ -86,12 +101,9 @@ def sync_finding_attributes(
     wanted: dict[int, set[tuple[str, str]]] = defaultdict(set)
     have: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
     for row in inserted:
-        if row["asset_id"] in state.fresh:
-            wanted[row["asset_id"]].update(
-                mapping.finding_attributes(
-                    row["qid"], row["severity"], row["status"], row["type"], row["last_found"]
-                )
-            )
+        asset_id, *facts = _ATTRIBUTE_FACTS(row)
+        if asset_id in state.fresh:
+            wanted[asset_id].update(mapping.finding_attributes(*facts))
     f, a = findings.c, attributes.c
     for chunk in chunks(sorted(state.stored_before(asset_ids))):
         facts = select(f.asset_id, f.qid, f.severity, f.status, f.type, f.last_found)
