@@ -6,6 +6,7 @@ import ipaddress
 import shlex
 import signal
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -150,8 +151,7 @@ def simulator(
                 hint="choose another --port, or --port 0 for a free one",
             ) from exc
         try:
-            _announce(server, fleet, username, password)
-            _serve_until_interrupted()
+            _serve_until_interrupted(lambda: _announce(server, fleet, username, password))
         finally:
             server.stop()
     typer.echo("simulator stopped", err=True)
@@ -179,12 +179,17 @@ def _announce(server: SimulatorServer, fleet: Fleet, username: str, password: st
     typer.echo(f"State: {server.url}/_sim/state   Stop: Ctrl-C")
 
 
-def _serve_until_interrupted() -> None:
-    """Block until Ctrl-C, SIGINT or SIGTERM (the server runs in its own thread)."""
+def _serve_until_interrupted(announce: Callable[[], None]) -> None:
+    """Announce, then block until Ctrl-C, SIGINT or SIGTERM (the server has its own thread).
+
+    The handlers are in place before the announcement, so a client that signals as soon as
+    it has read the banner is always heard.
+    """
     # A shell starts background jobs with SIGINT ignored; `kill -INT` must still stop us.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with sigterm_as_interrupt():
+            announce()
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
