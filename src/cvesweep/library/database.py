@@ -9,6 +9,8 @@ write lock up front and waits for another writer instead of failing half-way.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,12 +90,33 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        (mode,) = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
-        if str(mode).lower() not in {"wal", "memory"}:
+        mode = _enable_wal(cursor)
+        if mode not in {"wal", "memory"}:
             log.warning("SQLite refused WAL mode (journal_mode=%s)", mode)
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> str:
+    """Switch the file to WAL (persistent once done); return the journal mode in force.
+
+    On a new file, the switch needs an exclusive lock and SQLite may answer "database is
+    locked" at once, without waiting the busy timeout, while another process creates the
+    schema (seen in CI with two writers opening a new library together): retry briefly.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() in {"wal", "memory"}:
+            return str(mode).lower()
+        try:
+            (mode,) = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+            return str(mode).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(connection: Connection) -> None:
