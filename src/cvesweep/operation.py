@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from cvesweep.inputs import format_qualys_datetime
 from cvesweep.models import CveId, SearchOptions, SearchResult, SearchSummary
 from cvesweep.qualys import searchlists
 from cvesweep.qualys.client import QualysClient
@@ -20,7 +21,6 @@ from cvesweep.qualys.detections import (
     ProgressCallback,
     detection_params,
     fetch_all,
-    qualys_datetime,
 )
 from cvesweep.spool import HostSpool
 
@@ -50,7 +50,7 @@ def search_vulnerable_hosts(
     options = options or SearchOptions()
     started = time.monotonic()
     calls_before = client.api_calls
-    since = qualys_datetime(options.since) if options.since else None
+    since = format_qualys_datetime(options.since) if options.since else None
     spool = HostSpool(spool_dir)
     qids: set[int] = set()
     try:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from cvesweep.errors import QualysError, QualysResponseError
+from cvesweep.inputs import format_qualys_datetime
 from cvesweep.models import Detection, Host, SearchOptions
 from cvesweep.qualys.client import Attempts, QualysClient, TransientError, iter_body
 from cvesweep.qualys.xml import DetectionParser, PageEnd
@@ -49,13 +49,8 @@ def detection_params(list_id: int, options: SearchOptions, truncation_limit: int
         key = "ag_ids" if all(g.isdigit() for g in options.asset_groups) else "ag_titles"
         params[key] = ",".join(options.asset_groups)
     if options.since is not None:
-        params["detection_last_tested_since"] = qualys_datetime(options.since)
+        params["detection_last_tested_since"] = format_qualys_datetime(options.since)
     return params
-
-
-def qualys_datetime(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) for an aware datetime."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def refine(host: Host, since: str | None) -> Host | None:
