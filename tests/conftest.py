@@ -1,18 +1,54 @@
-"""Shared fixtures: paths to the real Qualys samples."""
+"""Shared fixtures: paths to the real Qualys samples (inside the repository), the simulator."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "qualys-samples"
+SAMPLES = ROOT / "tests" / "data" / "qualys-samples"
+
+# --- the suite reads nothing outside the repository ------------------------------------------
+# A developer's checkout has a ``shared/`` folder beside it; a user's clone does not. Every
+# file opened or listed under that sibling is recorded by an audit hook, and the session fails
+# if there is any, so a test that depends on it fails here too, not only on a user's machine.
+OUTSIDE = ROOT.parent.joinpath("shared")  # watched, never read
+OUTSIDE_READS: list[str] = []
+
+
+def outside_path(event: str, args: tuple[object, ...]) -> str | None:
+    """The path an audited ``open``/``os.listdir``/``os.scandir`` event names under OUTSIDE."""
+    if event not in {"open", "os.listdir", "os.scandir"} or not args:
+        return None
+    target = args[0]
+    if not isinstance(target, str | bytes | os.PathLike):
+        return None  # a descriptor
+    path = os.path.abspath(os.fsdecode(target))
+    inside = path == str(OUTSIDE) or path.startswith(str(OUTSIDE) + os.sep)
+    return path if inside else None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    path = outside_path(event, args)
+    if path is not None:
+        OUTSIDE_READS.append(path)
+
+
+sys.addaudithook(_audit)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if OUTSIDE_READS:
+        print(f"\ntests read outside the repository: {sorted(set(OUTSIDE_READS))[:5]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    """The directory of real Qualys replies (../shared/qualys-samples)."""
+    """The directory of real Qualys replies (tests/data/qualys-samples, provenance in SOURCES.md)."""
     if not SAMPLES.is_dir():
         pytest.fail(f"real Qualys samples not found at {SAMPLES}")
     return SAMPLES

@@ -1,10 +1,24 @@
-"""The on-disk host spool: hosts come back equal, re-iterably, and a page rolls back."""
+"""The on-disk host spool: hosts come back equal, re-iterably, a page rolls back, no name."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from cvesweep.models import Detection, Host, HostId, Qid, Tag
+import httpx
+import pytest
+
+from cvesweep.models import CveId, Detection, Host, HostId, Qid, SearchOptions, SearchResult, Tag
+from cvesweep.operation import released
+from cvesweep.simulator.app import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimulatorApp
+from cvesweep.simulator.faults import Faults
+from cvesweep.simulator.fleet import Fleet
+from cvesweep.simulator.server import SimulatorServer
 from cvesweep.spool import HostSpool
 
 
@@ -40,3 +54,69 @@ def test_rollback_forgets_a_failed_page() -> None:
         spool.append(host(4))
         assert [h.id for h in spool] == [1, 4]
         assert len(spool) == 2
+
+
+def test_the_spool_has_no_name_in_its_directory(tmp_path: Path) -> None:
+    with HostSpool(str(tmp_path)) as spool:
+        spool.append(host(1))
+        assert list(tmp_path.iterdir()) == []  # nothing another process could open or delete
+        assert [h.id for h in spool] == [1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_does_not_move_the_writer(tmp_path: Path) -> None:
+    with HostSpool(str(tmp_path)) as spool:
+        spool.append(host(1))
+        reader = iter(spool)
+        assert next(reader).id == 1
+        spool.append(host(2))  # appended while a reader is open: lands at the end
+        assert [h.id for h in spool] == [1, 2]
+
+
+def test_a_failed_release_never_hides_the_error_that_caused_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class BrokenSpool(HostSpool):
+        def close(self) -> None:
+            super().close()
+            raise OSError("spool vanished")
+
+    result = SearchResult(cve=CveId("CVE-2021-44228"), options=SearchOptions(), hosts=BrokenSpool())
+    with pytest.raises(RuntimeError, match="the real failure"), released(result):
+        raise RuntimeError("the real failure")
+    assert "spool vanished" in caplog.text
+
+
+def test_a_search_killed_with_sigkill_leaves_no_spool_file(tmp_path: Path) -> None:
+    """A real ``cvesweep search`` process, killed mid-paging, leaves its TMPDIR empty."""
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    app = SimulatorApp(Fleet(seed=7, size=3000), faults=Faults(host_latency=0.002))
+    with SimulatorServer(app, port=0) as server:
+        env = {**os.environ, "TMPDIR": str(spool_dir), "CVESWEEP_QUALYS_PASSWORD": DEFAULT_PASSWORD}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cvesweep", "search", "CVE-2021-44228", "--url", server.url,
+             "--username", DEFAULT_USERNAME, "--no-store", "--truncation-limit", "50",
+             "--format", "json"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while _detection_calls(server.url) < 3:  # paging: the spool holds hosts by now
+                assert process.poll() is None, "the search ended before it could be killed"
+                assert time.monotonic() < deadline, "the search never reached its third page"
+                time.sleep(0.05)
+            assert list(spool_dir.iterdir()) == []  # running, yet nothing named on disk
+            process.kill()
+            assert process.wait(10) == -signal.SIGKILL
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    assert list(spool_dir.iterdir()) == []
+
+
+def _detection_calls(url: str) -> int:
+    state = httpx.get(f"{url}/_sim/state").json()
+    return int(state["calls"].get("detection", 0))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from cvesweep.inputs import format_qualys_datetime
 from cvesweep.models import CveId, SearchOptions, SearchResult, SearchSummary
@@ -60,7 +61,7 @@ def search_vulnerable_hosts(
             params = detection_params(search_list.id, options, truncation_limit)
             pages = fetch_all(client, params, spool, since=since, progress=progress, qids=qids)
     except BaseException:
-        spool.close()
+        _close_after_error(spool)
         raise
     summary = SearchSummary(
         hosts=spool.hosts,
@@ -80,3 +81,33 @@ def release(result: SearchResult) -> None:
     """Delete the on-disk spool behind ``result.hosts`` (no-op for in-memory hosts)."""
     if isinstance(result.hosts, HostSpool):
         result.hosts.close()
+
+
+@contextmanager
+def released(result: SearchResult) -> Iterator[SearchResult]:
+    """Use ``result`` inside the block, then :func:`release` it whatever happens.
+
+    When the block raises, a failing release is logged and the block's error goes on.
+    """
+    try:
+        yield result
+    except BaseException:
+        release_after_error(result)
+        raise
+    release(result)
+
+
+def release_after_error(result: SearchResult) -> None:
+    """:func:`release` while another error is on its way up: a failure here is only logged.
+
+    Clean-up must never replace the error that made it necessary.
+    """
+    if isinstance(result.hosts, HostSpool):
+        _close_after_error(result.hosts)
+
+
+def _close_after_error(spool: HostSpool) -> None:
+    try:
+        spool.close()
+    except OSError as failure:
+        log.warning("the temporary host spool could not be closed: %s", failure)

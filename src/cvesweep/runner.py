@@ -18,7 +18,7 @@ import httpx
 from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats, Library, RunRecord, StoreFlags, run_parameters
 from cvesweep.models import CveId, SearchOptions, SearchResult
-from cvesweep.operation import release, search_vulnerable_hosts
+from cvesweep.operation import release, release_after_error, search_vulnerable_hosts
 from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.detections import Progress, ProgressCallback
 from cvesweep.qualys.searchlists import TemporaryList
@@ -119,7 +119,7 @@ def _run(
         )
         stats = library.ingest(result, request.flags, run)
     except BaseException:
-        release(result)
+        release_after_error(result)
         raise
     return RunOutcome(_with_stats(result, stats), stats)
 

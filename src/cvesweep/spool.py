@@ -1,12 +1,17 @@
 """A temporary on-disk spool of hosts, so a run's memory stays flat however many hosts match.
 
-Hosts are appended as pickles to an unnamed-in-practice temporary file (deleted on close)
-that only this process writes and reads. A page of a reply can be rolled back if it fails
-half-way, so that a retried page never duplicates hosts.
+Hosts are appended as pickles to a temporary file that has no name from the moment it exists
+(``O_TMPFILE`` where the kernel offers it, else created and unlinked at once by
+:func:`tempfile.TemporaryFile`): no other process can open, read or delete it, a cleaner of the
+temporary directory cannot make a running search fail, and a ``kill -9`` leaves nothing behind.
+Reading goes through ``os.pread`` on the same descriptor, so it needs no name either. A page
+of a reply can be rolled back if it fails half-way, so that a retried page never duplicates hosts.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import pickle
 import tempfile
 from collections.abc import Iterator
@@ -29,7 +34,7 @@ class HostSpool:
     """Append-only, re-iterable store of hosts on disk; a context manager that deletes it."""
 
     def __init__(self, directory: str | None = None) -> None:
-        self._file: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in close())
+        self._file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 (closed in close())
             prefix="cvesweep-", suffix=".spool", dir=directory
         )
         self.hosts = 0
@@ -62,11 +67,34 @@ class HostSpool:
 
     def __iter__(self) -> Iterator[Host]:
         self._file.flush()
-        with open(self._file.name, "rb") as reader:
+        raw = _PositionalReader(self._file.fileno())
+        with io.BufferedReader(raw, buffer_size=1 << 16) as reader:
             for _ in range(self.hosts):
                 # Safe: the file is our own temporary spool, written above by this process.
                 yield pickle.load(reader)  # noqa: S301
 
     def close(self) -> None:
-        """Delete the spool file."""
+        """Delete the spool file (closing the nameless file frees it)."""
         self._file.close()
+
+
+class _PositionalReader(io.RawIOBase):
+    """Reads a descriptor from offset 0 with ``os.pread``: the writer's position is untouched."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = os.pread(self._fd, len(buffer), self._offset)
+        buffer[: len(data)] = data
+        self._offset += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        # The descriptor belongs to the spool's file; closing this reader must not close it.
+        super().close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,26 @@ def test_default_url_is_in_the_user_data_directory(
         url == default_library_url() == f"sqlite:///{tmp_path / 'data' / 'cvesweep' / 'library.db'}"
     )
     assert (tmp_path / "data" / "cvesweep").is_dir()
+
+
+def test_a_new_library_file_is_0600_in_a_0700_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "data" / "cvesweep").mkdir(parents=True, mode=0o755)  # as older versions left it
+    url = default_library_url()
+    Library.open(url).close()
+    directory = tmp_path / "data" / "cvesweep"
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    files = sorted(directory.iterdir())
+    assert directory / "library.db" in files
+    for path in files:  # the database and the -wal/-shm files SQLite made beside it
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+def test_a_library_at_a_given_path_is_created_0600(tmp_path: Path) -> None:
+    Library.open(f"sqlite:///{tmp_path / 'team.db'}").close()
+    assert stat.S_IMODE((tmp_path / "team.db").stat().st_mode) == 0o600
 
 
 def test_display_url_hides_the_password() -> None:

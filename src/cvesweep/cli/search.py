@@ -25,7 +25,7 @@ from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit
 from cvesweep.cli.runtime import configure_logging, progress_reporter, sigterm_as_interrupt
 from cvesweep.inputs import build_options, parse_truncation_limit
 from cvesweep.models import parse_cve
-from cvesweep.operation import release
+from cvesweep.operation import released
 
 
 @app.command()
@@ -144,11 +144,8 @@ def search(
         request = RunRequest(cve=cve_id, options=options, flags=flags, store=not no_store)
         with sigterm_as_interrupt(), progress_reporter() as progress:
             outcome = run_search(settings, request, library_url=library_url, progress=progress)
-        result = outcome.result
-        try:
+        with released(outcome.result) as result:
             emit(result, fmt, output)
-        finally:
-            release(result)
         summary = result.summary
         if summary is not None and not summary.search_list_deleted:
             warn(

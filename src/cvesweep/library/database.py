@@ -9,6 +9,7 @@ write lock up front and waits for another writer instead of failing half-way.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -28,16 +29,22 @@ log = logging.getLogger(__name__)
 ENV_VAR = "CVESWEEP_DB"
 BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "cvesweep_begin_immediate"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def default_library_url() -> str:
-    """Return ``sqlite:///<user data dir>/library.db``, creating the directory.
+    """Return ``sqlite:///<user data dir>/library.db``, creating the directory (mode 0700).
 
-    Raises LibraryError when the directory cannot be created.
+    The library is an inventory of vulnerable hosts: its directory is private to the user,
+    also when an older version created it 0755. Raises LibraryError when the directory
+    cannot be created.
     """
     directory = Path(platformdirs.user_data_dir("cvesweep"))
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        if directory.stat().st_mode & 0o077:
+            directory.chmod(PRIVATE_DIR_MODE)
     except OSError as exc:
         raise LibraryError(f"cannot create the library directory {directory}: {exc}") from exc
     return f"sqlite:///{directory / 'library.db'}"
@@ -78,9 +85,25 @@ def create_library_engine(url: str) -> Engine:
     except (SQLAlchemyError, ArgumentError, ImportError) as exc:
         raise LibraryError(f"cannot open the library at {display_url(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
+        _create_private_file(engine.url.database)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create a new SQLite library file 0600 before SQLite does (it would follow the umask).
+
+    SQLite gives its ``-wal`` and ``-shm`` files the main file's mode, so they are private
+    too. An existing file is left as it is; an in-memory database has no file.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except OSError:
+        return  # exists already, or cannot be made: opening it reports the latter
+    os.close(fd)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:

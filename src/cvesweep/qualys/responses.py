@@ -2,7 +2,7 @@
 
 Errors come as ``SIMPLE_RETURN/RESPONSE/(DATETIME, CODE, TEXT, ITEM_LIST?)``; success replies
 have no CODE (SPEC §5). Code 999 may come as the older ``GENERIC_RETURN`` whose published
-sample is not well-formed XML (``../shared/qualys-samples/error_999_generic_return_*.txt``).
+sample is not well-formed XML (``tests/data/qualys-samples/error_999_generic_return_*.txt``).
 
 This module also owns the hardened lxml settings (:func:`safe_parser_options`) because every
 reply, small or streamed, goes through them; ``qualys.xml`` re-exports them.

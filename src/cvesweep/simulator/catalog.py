@@ -1,7 +1,7 @@
 """The hand-written part of the simulated knowledge base: well-known QIDs and how they spread.
 
 Titles, categories and CVE mappings of the real-looking entries come from the recorded
-Qualys replies in ``shared/qualys-samples`` (QIDs 6, 11, 10052, 38xxx, 45017, 150xxx,
+Qualys replies in ``tests/data/qualys-samples`` (QIDs 6, 11, 10052, 38xxx, 45017, 150xxx,
 316760) or from public advisories (Log4Shell, MS17-010, PrintNightmare, Heartbleed, Sweet32,
 xz). Everything here is static; the seed-dependent filler lives in ``knowledgebase.py``.
 """

@@ -1,7 +1,7 @@
 """The streamed HOST_LIST_VM_DETECTION_OUTPUT writer: hosts in, chunks of XML bytes out.
 
 Element names, nesting and order follow the real replies (detection_*.xml in
-../shared/qualys-samples/) and the Qualys DTD for what the samples lack (IPV6, TAGS).
+tests/data/qualys-samples/) and the Qualys DTD for what the samples lack (IPV6, TAGS).
 It never holds more than one chunk: hosts are formatted as they come and flushed every
 ``CHUNK`` characters, and truncation looks ahead for one more match only.
 """

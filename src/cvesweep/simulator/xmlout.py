@@ -1,7 +1,7 @@
 """Writers of the simulator's small XML replies: SIMPLE_RETURN, search lists, KB, about.
 
 Layout (declaration, DOCTYPE with an external DTD URL, two-space indentation, CDATA for
-free text) follows the real replies in ../shared/qualys-samples/; the DTD URL points at the
+free text) follows the real replies in tests/data/qualys-samples/; the DTD URL points at the
 serving host as the real platforms do, and clients must never fetch it.
 """
 

@@ -25,6 +25,7 @@ from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats
 from cvesweep.models import Host, SearchSummary
 from cvesweep.qualys.detections import Progress, ProgressCallback
+from cvesweep.operation import released
 from cvesweep.runner import Cancelled, RunOutcome, RunRequest
 from cvesweep.web.problems import Problem, problem_for, unexpected_problem
 
@@ -204,12 +205,11 @@ class JobManager:
             job.finish(JobState.FAILED, problem=unexpected_problem())
             return
         try:
-            self._keep(job, outcome)
+            with released(outcome.result):
+                self._keep(job, outcome)
         except Exception:
             log.exception("search job %s: reading the result failed", job.view().id)
             job.finish(JobState.FAILED, problem=unexpected_problem())
-        finally:
-            outcome.release()
 
     def _keep(self, job: _Job, outcome: RunOutcome) -> None:
         """Finish ``job`` with the first ``max_hosts`` hosts of ``outcome`` and its counts."""
