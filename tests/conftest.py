@@ -48,7 +48,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    """The directory of real Qualys replies (tests/data/qualys-samples, provenance in SOURCES.md)."""
+    """The directory of real Qualys replies (tests/data/qualys-samples; see its SOURCES.md)."""
     if not SAMPLES.is_dir():
         pytest.fail(f"real Qualys samples not found at {SAMPLES}")
     return SAMPLES

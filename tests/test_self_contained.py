@@ -28,9 +28,9 @@ def test_no_source_test_benchmark_or_build_file_names_the_sibling_folder() -> No
     offenders = []
     for top in ("src", "tests", "bench", ".ci"):
         for path in (ROOT / top).rglob("*"):
-            if path.suffix in {".py", ".sh", ".toml", ".cfg", ".ini", ""} and path.is_file():
-                if SIBLING.search(path.read_text(errors="replace")):
-                    offenders.append(str(path.relative_to(ROOT)))
+            readable = path.suffix in {".py", ".sh", ".toml", ".cfg", ".ini", ""}
+            if readable and path.is_file() and SIBLING.search(path.read_text(errors="replace")):
+                offenders.append(str(path.relative_to(ROOT)))
     if SIBLING.search((ROOT / "Makefile").read_text()):
         offenders.append("Makefile")
     assert offenders == []

@@ -24,8 +24,8 @@ from enum import StrEnum
 from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats
 from cvesweep.models import Host, SearchSummary
-from cvesweep.qualys.detections import Progress, ProgressCallback
 from cvesweep.operation import released
+from cvesweep.qualys.detections import Progress, ProgressCallback
 from cvesweep.runner import Cancelled, RunOutcome, RunRequest
 from cvesweep.web.problems import Problem, problem_for, unexpected_problem
 
