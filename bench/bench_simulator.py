@@ -31,10 +31,12 @@ from typing import Any
 import httpx
 import psutil
 
+from cvesweep.qualys.endpoints import ApiVersions, Endpoint
+
 MB = 1_000_000
 MIB = 1024 * 1024
-DETECTIONS = "/api/2.0/fo/asset/host/vm/detection/"
-SEARCH_LISTS = "/api/2.0/fo/qid/search_list/dynamic/"
+DETECTIONS = ApiVersions().path(Endpoint.DETECTION)
+SEARCH_LISTS = ApiVersions().path(Endpoint.SEARCH_LIST)
 HEADERS = {"X-Requested-With": "cvesweep bench"}
 HOST_END = b"</HOST>"
 

@@ -18,8 +18,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cvesweep.cli.main import app
+from cvesweep.qualys.endpoints import ENDPOINTS, ApiVersions, Endpoint
 
-DETECTIONS = "/api/2.0/fo/asset/host/vm/detection/"
+DETECTIONS = ApiVersions().path(Endpoint.DETECTION)
 HEADERS = {"X-Requested-With": "cvesweep tests"}
 WAIT = 30.0
 
@@ -102,6 +103,18 @@ def test_announces_five_cves_with_host_counts_and_a_working_curl_line() -> None:
     assert all(len(row) == 3 and int(row[1]) > 0 and row[2] == "hosts" for row in cves)
     assert "X-Requested-With" in curl and f"-u {running.username}:{running.password}" in curl
     assert running.url + DETECTIONS in curl
+
+
+@pytest.mark.parametrize(("flags", "status"), [((), 410), (("--serve-eol",), 200)])
+def test_retired_detection_2_0_is_served_only_with_serve_eol(
+    flags: tuple[str, ...], status: int
+) -> None:
+    retired = ENDPOINTS[Endpoint.DETECTION].path("2.0")
+    with simulator(*flags) as running:
+        url = running.url + retired + "?action=list&truncation_limit=1"
+        reply = httpx.get(url, headers=HEADERS, auth=(running.username, running.password))
+        stop(running)
+    assert reply.status_code == status
 
 
 def test_password_from_the_environment_is_the_one_accepted() -> None:

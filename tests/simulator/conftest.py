@@ -8,11 +8,18 @@ import httpx
 import pytest
 from lxml import etree
 
+from cvesweep.qualys.endpoints import ApiVersions, Endpoint
 from cvesweep.simulator.app import SimulatorApp
 from cvesweep.simulator.fleet import Fleet
 
 BASE_URL = "http://qualys.test"
 AUTH = ("simuser", "simpass")
+CURRENT = ApiVersions()
+DETECTION = CURRENT.path(Endpoint.DETECTION)
+LISTS = CURRENT.path(Endpoint.SEARCH_LIST)
+KB = CURRENT.path(Endpoint.KNOWLEDGE_BASE)
+HOST_LIST = CURRENT.path(Endpoint.HOST_LIST)
+CVE_DETECTION = CURRENT.path(Endpoint.CVE_DETECTION)
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 

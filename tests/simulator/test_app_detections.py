@@ -14,9 +14,8 @@ from cvesweep.simulator.fleet import Fleet
 from cvesweep.simulator.knowledgebase import IG_ONLY_CVE, LOG4SHELL
 from cvesweep.simulator.records import SimDetection, SimHost
 
-from .conftest import parse
+from .conftest import DETECTION, LISTS, parse
 
-DETECTION = "/api/2.0/fo/asset/host/vm/detection/"
 OPEN = {"New", "Active", "Re-Opened"}
 Result = dict[int, list[int]]
 
@@ -136,7 +135,7 @@ def test_filter_qids_list_and_range(client, fleet):
 
 def create(client, title: str, cve: str) -> int:
     response = client.post(
-        "/api/2.0/fo/qid/search_list/dynamic/",
+        LISTS,
         data={"action": "create", "title": title, "cve_ids": cve, "global": "1"},
     )
     return int(parse(response.content).findtext("RESPONSE/ITEM_LIST/ITEM/VALUE"))
@@ -280,7 +279,7 @@ def test_warning_url_repeats_the_original_parameters_and_replaces_id_min(client,
     hosts = [int(h.findtext("ID")) for h in root.iterfind("RESPONSE/HOST_LIST/HOST")]
     next_id = min(h for h in got(client, qids="1-999999") if h > hosts[-1])
     assert url == (
-        "http://qualys.test/api/2.0/fo/asset/host/vm/detection/"
+        f"http://qualys.test{DETECTION}"
         f"?show_tags=1&action=list&truncation_limit=3&qids=1-999999&id_min={next_id}"
     )
 

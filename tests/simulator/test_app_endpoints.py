@@ -11,11 +11,8 @@ from cvesweep.simulator.app import SimulatorApp
 from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.knowledgebase import LOG4SHELL, NO_QID_CVE, VENDOR_EXAMPLE
 
-from .conftest import BASE_URL, make_client, parse
+from .conftest import BASE_URL, DETECTION, KB, LISTS, make_client, parse
 
-DETECTION = "/api/2.0/fo/asset/host/vm/detection/"
-LISTS = "/api/2.0/fo/qid/search_list/dynamic/"
-KB = "/api/2.0/fo/knowledge_base/vuln/"
 LIMIT_HEADERS = (
     "X-RateLimit-Limit",
     "X-RateLimit-Window-Sec",

@@ -11,9 +11,8 @@ from cvesweep.simulator.app import SimulatorApp
 from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.protocol import DropConnection
 
-from .conftest import make_client, parse
+from .conftest import DETECTION, make_client, parse
 
-DETECTION = "/api/2.0/fo/asset/host/vm/detection/"
 LIST_ALL = {"action": "list", "truncation_limit": "0", "show_igs": "1"}
 
 

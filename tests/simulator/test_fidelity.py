@@ -20,11 +20,8 @@ from lxml import etree
 from cvesweep.simulator.app import SimulatorApp
 from cvesweep.simulator.faults import Faults
 
-from .conftest import make_client, parse
+from .conftest import DETECTION, KB, LISTS, make_client, parse
 
-DETECTION = "/api/2.0/fo/asset/host/vm/detection/"
-LISTS = "/api/2.0/fo/qid/search_list/dynamic/"
-KB = "/api/2.0/fo/knowledge_base/vuln/"
 D_HOST = "HOST_LIST_VM_DETECTION_OUTPUT/RESPONSE/HOST_LIST/HOST"
 D_LIST = "DYNAMIC_SEARCH_LIST_OUTPUT/RESPONSE/DYNAMIC_LISTS/DYNAMIC_LIST"
 

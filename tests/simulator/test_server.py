@@ -21,6 +21,8 @@ from cryptography import x509
 from cvesweep.simulator.protocol import DropConnection
 from cvesweep.simulator.server import SimulatorServer
 
+from .conftest import LISTS
+
 BLOCK = b"x" * 65536
 WAIT = 10.0  # seconds to wait for something the server does in its own thread
 
@@ -114,12 +116,12 @@ def test_stop_closes_the_listening_socket_so_the_port_is_free() -> None:
 
 def test_environ_carries_method_path_query_and_headers(echo_server: SimulatorServer) -> None:
     reply = httpx.get(
-        echo_server.url + "/api/2.0/fo/qid/search_list/dynamic/",
+        echo_server.url + LISTS,
         params={"action": "list", "ids": "1,2"},
         headers={"X-Requested-With": "test"},
     ).json()
     assert reply["REQUEST_METHOD"] == "GET"
-    assert reply["PATH_INFO"] == "/api/2.0/fo/qid/search_list/dynamic/"
+    assert reply["PATH_INFO"] == LISTS
     assert reply["QUERY_STRING"] == "action=list&ids=1%2C2"
     assert reply["SERVER_NAME"] == "127.0.0.1"
     assert reply["SERVER_PORT"] == str(echo_server.port)

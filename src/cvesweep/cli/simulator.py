@@ -15,13 +15,14 @@ from cvesweep.cli.app import app
 from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.runtime import configure_logging, sigterm_as_interrupt
 from cvesweep.errors import ConfigError, InputError
+from cvesweep.qualys.endpoints import ApiVersions, Endpoint
 from cvesweep.simulator.app import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimulatorApp
 from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.fleet import Fleet
 from cvesweep.simulator.server import SimulatorServer
 
 PASSWORD_ENV = "CVESWEEP_SIM_PASSWORD"  # noqa: S105 - the name of a variable, not a password
-DETECTION_PATH = "/api/2.0/fo/asset/host/vm/detection/"
+DETECTION_PATH = ApiVersions().path(Endpoint.DETECTION)
 _DEFAULT = Faults()
 _FAULTS = "Faults and limits"
 
@@ -57,6 +58,10 @@ def simulator(
     ] = DEFAULT_PASSWORD,
     tls: Annotated[
         bool, typer.Option("--tls", help="Serve HTTPS with a self-signed certificate.")
+    ] = False,
+    serve_eol: Annotated[
+        bool,
+        typer.Option("--serve-eol", help="Keep serving versions Qualys retired, for old clients."),
     ] = False,
     latency_page: Annotated[
         float,
@@ -141,7 +146,9 @@ def simulator(
         if not _is_loopback(host):
             warn(f"--host {host} is not loopback: the simulator's fake credentials are exposed")
         fleet = Fleet(seed=seed, size=hosts)
-        simulated = SimulatorApp(fleet, username=username, password=password, faults=faults)
+        simulated = SimulatorApp(
+            fleet, username=username, password=password, faults=faults, serve_eol=serve_eol
+        )
         server = SimulatorServer(simulated, host=host, port=port, tls=tls)
         try:
             server.start()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cvesweep.simulator import endpoints, replies
+from cvesweep.simulator import endpoints, replies, router
 from cvesweep.simulator.control import Control
 from cvesweep.simulator.faults import Faults, FaultState
 from cvesweep.simulator.limits import Admission, Limiter
@@ -34,18 +34,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_USERNAME = "simuser"
 DEFAULT_PASSWORD = "simpass"  # noqa: S105 - the simulator's documented demo credential
 
-ROUTES: dict[str, tuple[str, Callable[[endpoints.Call], Reply]]] = {
-    "/api/2.0/fo/qid/search_list/dynamic/": ("search_list", endpoints.search_list),
-    "/api/2.0/fo/asset/host/vm/detection/": ("detection", endpoints.detection),
-    "/api/2.0/fo/knowledge_base/vuln/": ("knowledge_base", endpoints.knowledge_base),
-    "/msp/about.php": ("about", endpoints.about),
-}
+ROUTES = router.build_routes()
 STATUS_LINES = {
     200: "200 OK",
     400: "400 Bad Request",
     401: "401 Unauthorized",
     404: "404 Not Found",
     409: "409 Conflict",
+    410: "410 Gone",
     500: "500 Internal Server Error",
     503: "503 Service Unavailable",
 }
@@ -63,8 +59,10 @@ class SimulatorApp:
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        serve_eol: bool = False,
     ) -> None:
         self.fleet = fleet
+        self.serve_eol = serve_eol
         self.username = username
         self._password = password
         self.faults = FaultState(faults or Faults())
@@ -86,8 +84,8 @@ class SimulatorApp:
                 [("Content-Type", content_type), ("Content-Length", str(len(body)))],
             )
             return [body]
-        route = ROUTES.get(path) or ROUTES.get(path + "/")
-        self.count("calls", route[0] if route else "not_found")
+        route = router.find(ROUTES, path)
+        self.count("calls", route.name if route else "not_found")
         base_url = _base_url(environ)
         if route is None:
             return self._send(start_response, replies.not_found(), None)
@@ -116,12 +114,12 @@ class SimulatorApp:
     def _dispatch(
         self,
         environ: dict[str, Any],
-        route: tuple[str, Callable[[endpoints.Call], Reply]],
+        route: router.Route,
         user: str,
         base_url: str,
         now: datetime,
     ) -> Reply:
-        name, handler = route
+        name, handler = route.name, route.handler
         try:
             params = read_params(environ)
             self.count("actions", f"{name}.{params.get('action') or '-'}")
@@ -133,6 +131,8 @@ class SimulatorApp:
             method = environ.get("REQUEST_METHOD", "GET").upper()
             if method not in ("GET", "POST", "HEAD"):
                 raise ApiError(1908, f"Request method {method} is not supported (use GET or POST)")
+            if route.end_of_life and not self.serve_eol:
+                raise router.end_of_life_error(route)
             status = self.faults.take_error(name)
             if status is not None:
                 return replies.server_fault(status, base_url, now, user)
