@@ -49,8 +49,11 @@ def load(
 def test_every_row_is_a_settings_field_with_the_same_default() -> None:
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     assert [spec.name for spec in SETTINGS] == [
-        "url", "hostname", "port", "username", "password", "verify_ssl", "ca_bundle",
-        "connect_timeout", "read_timeout", "retries", "wait_budget", "truncation_limit",
+        "url", "hostname", "port", "username", "password", "auth", "gateway_url",
+        "client_id", "client_secret", "verify_ssl", "ca_bundle",
+        "connect_timeout", "read_timeout", "retries", "wait_budget",
+        "detection_version", "knowledge_base_version", "search_list_version",
+        "host_list_version", "cve_detection_version", "method", "truncation_limit",
         "add_assets", "add_discovered_assets", "tag_cves",
     ]  # fmt: skip
     assert set(fields) == {spec.name for spec in SETTINGS}
@@ -64,13 +67,14 @@ def test_every_row_is_a_settings_field_with_the_same_default() -> None:
 def test_only_the_documented_environment_variables_exist() -> None:
     assert {spec.env_var for spec in SETTINGS if spec.env_var} == {
         "CVESWEEP_QUALYS_URL", "CVESWEEP_QUALYS_USERNAME", "CVESWEEP_QUALYS_PASSWORD",
+        "CVESWEEP_QUALYS_CLIENT_ID", "CVESWEEP_QUALYS_CLIENT_SECRET",
     }  # fmt: skip
 
 
-def test_the_password_is_secret_and_never_a_flag() -> None:
+def test_the_password_and_client_secret_are_secret_and_never_flags() -> None:
     secret = [spec for spec in SETTINGS if spec.secret]
-    assert [spec.name for spec in secret] == ["password"]
-    assert secret[0].flag is None
+    assert [spec.name for spec in secret] == ["password", "client_secret"]
+    assert all(spec.flag is None for spec in secret)
 
 
 def test_environment_alone_is_enough(tmp_path: Path) -> None:

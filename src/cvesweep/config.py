@@ -14,8 +14,20 @@ default file is fine; a missing explicit file is an error. Example, every key op
     read_timeout = 300        # seconds
     retries = 4               # tries in all for a call failing with 5xx, reset or timeout
     wait_budget = 300         # seconds spent waiting on Qualys rate/concurrency limits
+    auth = "basic"            # or "jwt" (gateway token for username/password), "oauth-client"
+    gateway_url = "https://gateway.qg2.apps.qualys.com"   # default: derived from url
+    client_id = "..."         # --auth oauth-client (or CVESWEEP_QUALYS_CLIENT_ID)
+    client_secret = "..."     # only if the file is chmod 600
+
+    [qualys.versions]         # API version per endpoint, for subscriptions that differ
+    detection = "5.0"
+    knowledge_base = "4.0"
+    search_list = "3.0"
+    host_list = "5.0"
+    cve_detection = "3.0"
 
     [search]
+    method = "search-list"    # or "cve-detection"
     truncation_limit = 1000   # hosts per page, 0 = no limit
 
     [library]                 # what a search stores (the --[no-]... flags of search)
@@ -117,18 +129,34 @@ def _flatten(
                 f"unknown key {name!r} in config file {path}",
                 hint=f"the config file has the tables {', '.join(f'[{t}]' for t in tables)}",
             )
-        for key, value in table.items():
-            dotted = f"{name}.{key}"
-            _check_value(dotted, value, path, schema)
-            values[dotted] = value
+        _flatten_table(name, table, path, schema, values)
     return values
+
+
+def _flatten_table(
+    prefix: str,
+    table: Mapping[str, object],
+    path: Path,
+    schema: Mapping[str, ConfigKey],
+    values: dict[str, object],
+) -> None:
+    """Add the keys of ``table`` (and of sub-tables such as ``[qualys.versions]``) to values."""
+    for key, value in table.items():
+        dotted = f"{prefix}.{key}"
+        if isinstance(value, dict) and any(k.startswith(f"{dotted}.") for k in schema):
+            _flatten_table(dotted, value, path, schema, values)
+            continue
+        _check_value(dotted, value, path, schema)
+        values[dotted] = value
 
 
 def _check_value(dotted: str, value: object, path: Path, schema: Mapping[str, ConfigKey]) -> None:
     spec = schema.get(dotted)
     if spec is None:
-        table = dotted.partition(".")[0]
-        known = sorted(k.partition(".")[2] for k in schema if k.startswith(f"{table}."))
+        table = dotted.rpartition(".")[0]
+        known = sorted(
+            k.removeprefix(f"{table}.") for k in schema if k.startswith(f"{table}.")
+        )
         raise ConfigError(
             f"unknown key {dotted!r} in config file {path}",
             hint=f"the [{table}] table takes: {', '.join(known)}",

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import NewType
 
 from cvesweep.errors import InputError
@@ -41,6 +42,18 @@ def parse_cve(text: str, *, field: str = "CVE") -> CveId:
             "e.g. CVE-2021-44228",
         )
     return CveId(value.upper())
+
+
+class SearchMethod(StrEnum):
+    """How the operation asks Qualys for the hosts of a CVE.
+
+    ``search-list``: a temporary dynamic QID search list of the CVE, then detection 5.0
+    restricted to it (SPEC §1). ``cve-detection``: the CVE detection endpoint with ``cve=``,
+    no list to create or delete.
+    """
+
+    SEARCH_LIST = "search-list"
+    CVE_DETECTION = "cve-detection"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,11 +23,16 @@ from pathlib import Path
 from cvesweep.config import ConfigFile, ConfigKey, default_config_path, load_config
 from cvesweep.errors import ConfigError, InputError
 from cvesweep.inputs import parse_hostname, parse_port, parse_truncation_limit, parse_url
+from cvesweep.models import SearchMethod
+from cvesweep.qualys.auth import AuthMethod
 from cvesweep.qualys.client import ClientConfig
+from cvesweep.qualys.endpoints import ENDPOINTS, ApiVersions, Endpoint, parse_version
 
 ENV_URL = "CVESWEEP_QUALYS_URL"
 ENV_USERNAME = "CVESWEEP_QUALYS_USERNAME"
 ENV_PASSWORD = "CVESWEEP_QUALYS_PASSWORD"  # noqa: S105  (a variable name, not a password)
+ENV_CLIENT_ID = "CVESWEEP_QUALYS_CLIENT_ID"
+ENV_CLIENT_SECRET = "CVESWEEP_QUALYS_CLIENT_SECRET"  # noqa: S105  (a variable name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,13 @@ _S, _I, _N, _B = (str,), (int,), (int, float), (bool,)
 # prepared (Qualys, "Host List Detection API Best Practices"), and Microsoft's Sentinel
 # Qualys connector failed on this endpoint until its timeout went from 20 s to 300 s.
 
+_VERSION_SPECS = tuple(
+    SettingSpec(f"{e.value}_version", ENDPOINTS[e].default,
+                f"{e.value.replace('_', ' ')} API version ({', '.join(ENDPOINTS[e].versions)})",
+                f"{e.value}_version", (str, float, int), None, None, f"qualys.versions.{e.value}")
+    for e in Endpoint
+)  # fmt: skip
+
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("url", None, "Qualys API base URL, e.g. https://qualysapi.qg2.apps.qualys.com "
                 "(http only for loopback)", "url", _S, "--url", ENV_URL, "qualys.url"),
@@ -68,6 +80,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("password", None, "Qualys API password (environment, config file or "
                 "prompt; never a flag)", "secret", _S, None, ENV_PASSWORD,
                 "qualys.password", secret=True),
+    SettingSpec("auth", "basic", "how to authenticate: basic (HTTP Basic), jwt (a token "
+                "from the gateway for the username and password) or oauth-client (a token for "
+                "a Qualys API client id and secret)", "auth", _S, "--auth", None, "qualys.auth"),
+    SettingSpec("gateway_url", None, "Qualys gateway URL for --auth jwt|oauth-client "
+                "(default: derived from the API URL, e.g. https://gateway.qg2.apps.qualys.com)",
+                "url", _S, "--gateway-url", None, "qualys.gateway_url"),
+    SettingSpec("client_id", None, "Qualys API client id for --auth oauth-client",
+                "text", _S, None, ENV_CLIENT_ID, "qualys.client_id"),
+    SettingSpec("client_secret", None, "Qualys API client secret for --auth oauth-client "
+                "(environment or config file; never a flag)", "secret", _S, None,
+                ENV_CLIENT_SECRET, "qualys.client_secret", secret=True),
     SettingSpec("verify_ssl", True, "verify the TLS certificate of Qualys "
                 "(--no-verify-ssl turns it off, with a warning)", "bool", _B,
                 "--no-verify-ssl", None, "qualys.verify_ssl"),
@@ -81,6 +104,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "tries", _I, None, None, "qualys.retries"),
     SettingSpec("wait_budget", 300.0, "seconds a run may spend waiting on Qualys rate and "
                 "concurrency limits", "budget", _N, None, None, "qualys.wait_budget"),
+    *_VERSION_SPECS,
+    SettingSpec("method", "search-list", "how to find a CVE's hosts: search-list (a "
+                "temporary QID search list, then the detection API) or cve-detection (the CVE "
+                "detection API, no list)", "method", _S, "--method", None, "search.method"),
     SettingSpec("truncation_limit", 1000, "hosts per page of the detection list "
                 "(0 = no limit, at most 1,000,000)", "truncation", _I,
                 "--truncation-limit", None, "search.truncation_limit"),
@@ -116,12 +143,22 @@ class Settings:
     url: str | None = None
     hostname: str | None = None
     port: int = 443
+    auth: AuthMethod = AuthMethod.BASIC
+    gateway_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     verify_ssl: bool = True
     ca_bundle: Path | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
     retries: int = 4
     wait_budget: float = 300.0
+    detection_version: str = ENDPOINTS[Endpoint.DETECTION].default
+    knowledge_base_version: str = ENDPOINTS[Endpoint.KNOWLEDGE_BASE].default
+    search_list_version: str = ENDPOINTS[Endpoint.SEARCH_LIST].default
+    host_list_version: str = ENDPOINTS[Endpoint.HOST_LIST].default
+    cve_detection_version: str = ENDPOINTS[Endpoint.CVE_DETECTION].default
+    method: SearchMethod = SearchMethod.SEARCH_LIST
     truncation_limit: int = 1000
     add_assets: bool = True
     add_discovered_assets: bool = True
@@ -143,6 +180,11 @@ class Settings:
         host = f"[{self.hostname}]" if ":" in str(self.hostname) else self.hostname
         return f"https://{host}" if self.port == 443 else f"https://{host}:{self.port}"
 
+    @property
+    def versions(self) -> ApiVersions:
+        """The API version used for each Qualys endpoint."""
+        return ApiVersions(**{e.value: getattr(self, f"{e.value}_version") for e in Endpoint})
+
     def client_config(self) -> ClientConfig:
         """Return the Qualys HTTP client's configuration for these settings."""
         verify: bool | str = self.verify_ssl
@@ -157,6 +199,11 @@ class Settings:
             read_timeout=self.read_timeout,
             retries=self.retries,
             wait_budget=self.wait_budget,
+            versions=self.versions,
+            auth=self.auth,
+            gateway_url=self.gateway_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
         )
 
     def public(self) -> dict[str, object]:
@@ -238,18 +285,33 @@ def _resolve_endpoint(chosen: dict[str, tuple[int, object]]) -> None:
 
 
 def _require(chosen: dict[str, tuple[int, object]], path: Path, prompt: Prompt | None) -> None:
+    """Check that what the chosen auth method needs was given; prompt for a password."""
     missing = []
     if "url" not in chosen and "hostname" not in chosen:
         missing.append(
             f"the Qualys URL: give --url (or --hostname), set {ENV_URL}, "
             f"or set url in the [qualys] table of {path}"
         )
+    if chosen.get("auth", (0, AuthMethod.BASIC))[1] == AuthMethod.OAUTH_CLIENT:
+        missing += _missing_client(chosen, path)
+        chosen.setdefault("username", (0, ""))
+        chosen.setdefault("password", (0, ""))
+    else:
+        missing += _missing_login(chosen, path, prompt, ask=not missing)
+    if missing:
+        raise ConfigError("missing " + "; ".join(missing))
+
+
+def _missing_login(
+    chosen: dict[str, tuple[int, object]], path: Path, prompt: Prompt | None, *, ask: bool
+) -> list[str]:
+    missing = []
     if "username" not in chosen:
         missing.append(
             f"the Qualys username: give --username, set {ENV_USERNAME}, "
             f"or set username in the [qualys] table of {path}"
         )
-    if not missing and "password" not in chosen and prompt is not None:
+    if ask and not missing and "password" not in chosen and prompt is not None:
         answer = prompt("Qualys password: ")
         if answer:
             chosen["password"] = (0, answer)
@@ -258,8 +320,19 @@ def _require(chosen: dict[str, tuple[int, object]], path: Path, prompt: Prompt |
             f"the Qualys password: set {ENV_PASSWORD}, set password in the [qualys] table "
             f"of {path} (chmod 600), or run in a terminal to be prompted"
         )
-    if missing:
-        raise ConfigError("missing " + "; ".join(missing))
+    return missing
+
+
+def _missing_client(chosen: dict[str, tuple[int, object]], path: Path) -> list[str]:
+    return [
+        f"the Qualys API client {what} for --auth oauth-client: set {env}, or set {key} in "
+        f"the [qualys] table of {path}" + (" (chmod 600)" if key == "client_secret" else "")
+        for what, env, key in (
+            ("id", ENV_CLIENT_ID, "client_id"),
+            ("secret", ENV_CLIENT_SECRET, "client_secret"),
+        )
+        if key not in chosen
+    ]
 
 
 # --- converters: one per ``kind``, each (value, field) -> value, raising InputError(field) ----
@@ -352,7 +425,30 @@ def _typed(parse: Callable[..., object], *types: type) -> Callable[[object, str]
     return converter
 
 
+def _choice(kind: type[AuthMethod] | type[SearchMethod]) -> Callable[[object, str], object]:
+    def converter(value: object, field: str) -> object:
+        accepted = [member.value for member in kind]
+        text = value.strip().lower() if isinstance(value, str) else None
+        if text not in accepted:
+            raise InputError(field, f"{value!r} is not one of {', '.join(accepted)}")
+        return kind(text)
+
+    return converter
+
+
+def _version(endpoint: Endpoint) -> Callable[[object, str], object]:
+    def converter(value: object, field: str) -> object:
+        if isinstance(value, float) and not isinstance(value, bool):
+            value = f"{value:.1f}"  # TOML: detection = 5.0
+        return parse_version(endpoint, value, field=field)
+
+    return converter
+
+
 CONVERTERS: Mapping[str, Callable[[object, str], object]] = {
+    **{f"{e.value}_version": _version(e) for e in Endpoint},
+    "auth": _choice(AuthMethod),
+    "method": _choice(SearchMethod),
     "text": _text,
     "secret": _secret,
     "url": _typed(parse_url, str),

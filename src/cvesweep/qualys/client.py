@@ -29,6 +29,8 @@ from cvesweep.errors import (
     QualysResponseError,
     QualysServerError,
 )
+from cvesweep.qualys.auth import AuthMethod
+from cvesweep.qualys.endpoints import ApiVersions, Endpoint
 from cvesweep.qualys.responses import error_from_reply, parse_simple_return, raise_for_reply
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ class ClientConfig:
     retries: int = 4
     wait_budget: float = 300.0
     requested_with: str = f"cvesweep/{__version__}"
+    versions: ApiVersions = field(default_factory=ApiVersions)
+    auth: AuthMethod = AuthMethod.BASIC
+    gateway_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 class TransientError(QualysError):
@@ -144,6 +151,10 @@ class QualysClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+    def path(self, endpoint: Endpoint) -> str:
+        """The request path of ``endpoint`` at the configured API version."""
+        return self.config.versions.path(endpoint)
 
     def post(self, path: str, data: Mapping[str, str], *, call: str) -> bytes:
         """POST a form and return the whole body of a successful reply.

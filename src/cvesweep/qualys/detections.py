@@ -13,10 +13,10 @@ from cvesweep.errors import QualysError, QualysResponseError
 from cvesweep.inputs import format_qualys_datetime
 from cvesweep.models import Detection, Host, SearchOptions
 from cvesweep.qualys.client import Attempts, QualysClient, TransientError, iter_body
+from cvesweep.qualys.endpoints import Endpoint
 from cvesweep.qualys.xml import DetectionParser, PageEnd
 from cvesweep.spool import HostSpool
 
-PATH = "/api/2.0/fo/asset/host/vm/detection/"
 CALL = "detection request"
 
 
@@ -119,7 +119,7 @@ def _fetch_page(
     while True:
         mark = spool.mark()
         try:
-            with client.stream(PATH, params, attempts) as response:
+            with client.stream(client.path(Endpoint.DETECTION), params, attempts) as response:
                 _report(progress, pages, spool)  # the page started: a chance to cancel
                 parser = DetectionParser(call=CALL, http_status=response.status_code)
                 for chunk in iter_body(response, CALL):

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from cvesweep.errors import CvesweepError
 from cvesweep.models import CveId
 from cvesweep.qualys.client import QualysClient
+from cvesweep.qualys.endpoints import Endpoint
 from cvesweep.qualys.responses import parse_search_list_id, parse_search_lists
 
 log = logging.getLogger(__name__)
 
-PATH = "/api/2.0/fo/qid/search_list/dynamic/"
 TITLE_PREFIX = "cvesweep "
 _TITLE_RE = re.compile(r"^cvesweep (?P<cve>\S+) (?P<stamp>\d{8}T\d{6}Z) [0-9a-f]{8}$")
 
@@ -47,18 +47,18 @@ def title_time(title: str) -> datetime | None:
 def create(client: QualysClient, cve: CveId, title: str) -> int:
     """Create a global dynamic search list of the CVE's QIDs; return its id."""
     data = {"action": "create", "title": title, "cve_ids": cve, "global": "1"}
-    body = client.post(PATH, data, call="search list create")
+    body = client.post(client.path(Endpoint.SEARCH_LIST), data, call="search list create")
     return parse_search_list_id(body)
 
 
 def delete(client: QualysClient, list_id: int) -> None:
     """Delete a dynamic search list."""
-    client.post(PATH, {"action": "delete", "id": str(list_id)}, call="search list delete")
+    client.post(client.path(Endpoint.SEARCH_LIST), {"action": "delete", "id": str(list_id)}, call="search list delete")
 
 
 def list_all(client: QualysClient) -> list[tuple[int, str]]:
     """Every dynamic search list of the subscription as (id, title)."""
-    body = client.post(PATH, {"action": "list"}, call="search list list")
+    body = client.post(client.path(Endpoint.SEARCH_LIST), {"action": "list"}, call="search list list")
     return parse_search_lists(body)
 
 
