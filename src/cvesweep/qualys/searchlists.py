@@ -53,12 +53,18 @@ def create(client: QualysClient, cve: CveId, title: str) -> int:
 
 def delete(client: QualysClient, list_id: int) -> None:
     """Delete a dynamic search list."""
-    client.post(client.path(Endpoint.SEARCH_LIST), {"action": "delete", "id": str(list_id)}, call="search list delete")
+    client.post(
+        client.path(Endpoint.SEARCH_LIST),
+        {"action": "delete", "id": str(list_id)},
+        call="search list delete",
+    )
 
 
 def list_all(client: QualysClient) -> list[tuple[int, str]]:
     """Every dynamic search list of the subscription as (id, title)."""
-    body = client.post(client.path(Endpoint.SEARCH_LIST), {"action": "list"}, call="search list list")
+    body = client.post(
+        client.path(Endpoint.SEARCH_LIST), {"action": "list"}, call="search list list"
+    )
     return parse_search_lists(body)
 
 
