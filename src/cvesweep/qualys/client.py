@@ -23,14 +23,22 @@ import httpx
 
 from cvesweep import __version__
 from cvesweep.errors import (
+    QualysAuthError,
     QualysConnectionError,
     QualysError,
     QualysRateLimited,
     QualysResponseError,
     QualysServerError,
 )
-from cvesweep.qualys.auth import AuthMethod
+from cvesweep.qualys.auth import (
+    BEARER_REFUSED_HINT,
+    AuthMethod,
+    BearerAuth,
+    TokenSource,
+    token_grant,
+)
 from cvesweep.qualys.endpoints import ApiVersions, Endpoint
+from cvesweep.qualys.gateway import TOKEN_CALL
 from cvesweep.qualys.responses import error_from_reply, parse_simple_return, raise_for_reply
 
 log = logging.getLogger(__name__)
@@ -113,7 +121,9 @@ class QualysClient:
     """A connection to one Qualys API server; use as a context manager.
 
     ``transport`` lets tests reach the simulator in-process; ``sleep`` and ``rng`` make the
-    waits observable and deterministic in tests.
+    waits observable and deterministic in tests; ``clock`` (monotonic seconds) times the
+    renewal of gateway tokens. With ``--auth jwt|oauth-client``, ``tokens`` is the token
+    source; raises ConfigError (nothing sent) when its gateway URL cannot be derived.
     """
 
     def __init__(
@@ -123,15 +133,17 @@ class QualysClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.sleep = sleep
         self.random = rng or random.Random()
         self.api_calls = 0
         timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
+        grant = token_grant(config)  # before anything opens: it may raise ConfigError
         self._http = httpx.Client(
             base_url=config.base_url.rstrip("/"),
-            auth=httpx.BasicAuth(config.username, config.password),
+            auth=None if grant else httpx.BasicAuth(config.username, config.password),
             headers={
                 "X-Requested-With": config.requested_with,
                 "User-Agent": f"cvesweep/{__version__}",
@@ -141,6 +153,12 @@ class QualysClient:
             transport=transport,
             follow_redirects=False,
         )
+        self.tokens: TokenSource | None = None
+        if grant is not None:
+            self.tokens = TokenSource(
+                self._http, grant, attempts=lambda: Attempts(self, TOKEN_CALL), clock=clock
+            )
+            self._http.auth = BearerAuth(self.tokens)
 
     def __enter__(self) -> QualysClient:
         return self
@@ -240,6 +258,8 @@ class QualysClient:
                 "(e.g. https://qualysapi.qg2.apps.qualys.com)",
             )
         error = error_from_reply(reply, call=call, http_status=status)
+        if isinstance(error, QualysAuthError) and self.tokens is not None:
+            error.hint = BEARER_REFUSED_HINT  # a fresh token was refused too (BearerAuth)
         if isinstance(error, QualysRateLimited):
             return error, _limit_wait(error, response.headers)
         raise error
