@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 
+from cvesweep.qualys.endpoints import ENDPOINTS, Endpoint
 from cvesweep.simulator.app import SimulatorApp
 from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.knowledgebase import LOG4SHELL, NO_QID_CVE, VENDOR_EXAMPLE
@@ -115,10 +116,7 @@ def test_unknown_action_is_1905(client, path):
     assert text.startswith("parameter action has invalid value: explode")
 
 
-def test_unknown_detection_parameter_lists_exactly_the_real_allowed_ones(client, samples_dir):
-    response = client.get(DETECTION, params={"action": "list", "show_asset_ids": "1"})
-    assert response.status_code == 400
-    code, text = error_of(response)
+def real_1901_text(samples_dir) -> str:
     sample = parse(
         (
             samples_dir
@@ -126,8 +124,40 @@ def test_unknown_detection_parameter_lists_exactly_the_real_allowed_ones(client,
         ).read_bytes()
     )
     # The sample's line breaks come from PowerShell, not Qualys (SOURCES.md).
-    assert code == 1901
-    assert text == " ".join(sample.findtext("RESPONSE/TEXT").split())
+    return " ".join(sample.findtext("RESPONSE/TEXT").split())
+
+
+def test_unknown_detection_parameter_on_2_0_lists_exactly_the_real_allowed_ones(fleet, samples_dir):
+    with make_client(SimulatorApp(fleet, serve_eol=True)) as client:
+        response = client.get(
+            ENDPOINTS[Endpoint.DETECTION].path("2.0"),
+            params={"action": "list", "show_asset_ids": "1"},
+        )
+    assert response.status_code == 400
+    assert error_of(response) == (1901, real_1901_text(samples_dir))
+
+
+def test_detection_5_0_allows_the_2_0_parameters_without_arf_plus_the_new_ones(client, samples_dir):
+    response = client.get(DETECTION, params={"action": "list", "show_asset_ids": "1"})
+    code, text = error_of(response)
+    real = real_1901_text(samples_dir)
+    for arf in ("arf_kernel_filter, ", "arf_service_filter, ", "arf_config_filter, "):
+        real = real.replace(arf, "")
+    assert (code, text) == (
+        1901,
+        real.removesuffix(")") + ", mitre_attack_details, vuln_detection_source)",
+    )
+
+
+@pytest.mark.parametrize("arf", ["arf_kernel_filter", "arf_service_filter", "arf_config_filter"])
+def test_arf_filters_are_refused_past_2_0_with_1901(client, fleet, arf):
+    response = client.get(DETECTION, params={"action": "list", arf: "1"})
+    assert response.status_code == 400
+    code, text = error_of(response)
+    assert code == 1901 and text.startswith(f"Unrecognized parameter(s): {arf} (action=list")
+    with make_client(SimulatorApp(fleet, serve_eol=True)) as old:
+        path = ENDPOINTS[Endpoint.DETECTION].path("2.0")
+        assert old.get(path, params={"action": "list", arf: "1"}).status_code == 200
 
 
 def test_real_but_unmodelled_detection_parameters_are_accepted(client):

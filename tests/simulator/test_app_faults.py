@@ -11,7 +11,7 @@ from cvesweep.simulator.app import SimulatorApp
 from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.protocol import DropConnection
 
-from .conftest import DETECTION, make_client, parse
+from .conftest import DETECTION, KB, make_client, parse
 
 LIST_ALL = {"action": "list", "truncation_limit": "0", "show_igs": "1"}
 
@@ -56,18 +56,52 @@ def test_concurrency_limit_gives_409_1960_while_a_reply_is_still_streaming(fleet
     with make_client(app) as c:
         with c.stream("POST", DETECTION, data=LIST_ALL) as running:
             assert running.status_code == 200
-            blocked = c.get("/msp/about.php")
+            blocked = c.post(DETECTION, data={"action": "list"})
             assert blocked.status_code == 409
             assert parse(blocked.content).findtext("RESPONSE/CODE") == "1960"
             assert items_of(blocked) == {"CALLS_TO_FINISH": "1"}
             assert blocked.headers["X-Concurrency-Limit-Running"] == "1"
+            assert "X-RateLimit-ToWait-Sec" not in blocked.headers
+            assert "X-RateLimit-Remaining" in blocked.headers
+            # Limits are per API: another API is not blocked by the running detection call.
+            assert c.get("/msp/about.php").status_code == 200
+            assert c.get(KB, params={"action": "list", "ids": "6"}).status_code == 200
             assert c.get("/_sim/state").json()["concurrency"]["running"] == 1
-        assert c.get("/msp/about.php").status_code == 200
+        assert c.post(DETECTION, data={"action": "list"}).status_code == 200
         assert c.get("/_sim/state").json()["concurrency"] == {
             "running": 0,
             "limit": 1,
             "blocked": 1,
         }
+
+
+def test_concurrency_error_wins_when_both_limits_are_exceeded(fleet):
+    app = SimulatorApp(fleet, faults=Faults(concurrency_limit=1, rate_limit=1))
+    with make_client(app) as c, c.stream("POST", DETECTION, data=LIST_ALL) as running:
+        assert running.status_code == 200
+        blocked = c.post(DETECTION, data={"action": "list"})
+        assert blocked.status_code == 409
+        assert parse(blocked.content).findtext("RESPONSE/CODE") == "1960"
+        assert "X-RateLimit-ToWait-Sec" not in blocked.headers
+
+
+def test_rate_limit_is_counted_per_api(fleet):
+    app = SimulatorApp(fleet, faults=Faults(rate_limit=2))
+    with make_client(app) as c:
+        codes = [c.get("/msp/about.php").status_code for _ in range(3)]
+        assert codes == [200, 200, 409]
+        assert (
+            c.post(DETECTION, data={"action": "list", "truncation_limit": "1"}).status_code == 200
+        )
+        assert c.get(KB, params={"action": "list", "ids": "6"}).status_code == 200
+        users = c.get("/_sim/state").json()["rate_limit"]["users"]
+    assert users == {
+        "simuser": {
+            "about": {"calls_in_window": 2, "remaining": 0},
+            "detection": {"calls_in_window": 1, "remaining": 1},
+            "knowledge_base": {"calls_in_window": 1, "remaining": 1},
+        }
+    }
 
 
 def test_next_two_detection_calls_fail_with_503_then_succeed(app):
@@ -137,10 +171,21 @@ def test_state_reports_lists_calls_limits_and_faults(client):
     client.post(DETECTION, data={"action": "list", "truncation_limit": "1"})
     client.get("/nowhere")
     state = client.get("/_sim/state").json()
-    assert set(state) == {"search_lists", "calls", "actions", "rate_limit", "concurrency", "faults"}
+    assert set(state) == {
+        "search_lists",
+        "calls",
+        "actions",
+        "auth",
+        "paths",
+        "rate_limit",
+        "concurrency",
+        "faults",
+    }
     assert state["calls"] == {"about": 1, "detection": 2, "not_found": 1}
     assert state["actions"]["detection.list"] == 2
-    assert state["rate_limit"]["users"]["simuser"]["calls_in_window"] == 3
+    assert state["auth"] == {"basic": 3, "bearer": 0, "none": 0, "tokens_issued": 0}
+    assert state["paths"] == {"/msp/about.php": 1, DETECTION: 2, "/nowhere": 1}
+    assert state["rate_limit"]["users"]["simuser"]["detection"]["calls_in_window"] == 2
     assert state["faults"] == Faults().as_json()
 
 

@@ -22,46 +22,63 @@ def test_rate_limit_blocks_the_call_after_the_limit_until_the_window_slides():
     clock = Clock()
     limiter = Limiter(clock)
     for expected_remaining in (2, 1, 0):
-        admission = limiter.admit("u", limit=3, window_sec=60, concurrency=5)
+        admission = limiter.admit("u", "detection", limit=3, window_sec=60, concurrency=5)
         assert admission.blocked is None
         assert admission.remaining == expected_remaining
-        limiter.release("u")
+        limiter.release("u", "detection")
         clock.now += 10
-    blocked = limiter.admit("u", limit=3, window_sec=60, concurrency=5)
+    blocked = limiter.admit("u", "detection", limit=3, window_sec=60, concurrency=5)
     assert (blocked.blocked, blocked.remaining, blocked.to_wait_sec) == (1965, 0, 30)
     clock.now += 30
-    assert limiter.admit("u", limit=3, window_sec=60, concurrency=5).blocked is None
+    assert limiter.admit("u", "detection", limit=3, window_sec=60, concurrency=5).blocked is None
 
 
 def test_rate_limit_is_per_user():
     limiter = Limiter(Clock())
-    limiter.admit("a", limit=1, window_sec=60, concurrency=5)
-    assert limiter.admit("b", limit=1, window_sec=60, concurrency=5).blocked is None
-    assert limiter.admit("a", limit=1, window_sec=60, concurrency=5).blocked == 1965
+    limiter.admit("a", "detection", limit=1, window_sec=60, concurrency=5)
+    assert limiter.admit("b", "detection", limit=1, window_sec=60, concurrency=5).blocked is None
+    assert limiter.admit("a", "detection", limit=1, window_sec=60, concurrency=5).blocked == 1965
 
 
 def test_concurrency_limit_blocks_while_calls_run_and_reports_calls_to_finish():
     limiter = Limiter(Clock())
-    first = limiter.admit("u", limit=100, window_sec=60, concurrency=2)
-    second = limiter.admit("u", limit=100, window_sec=60, concurrency=2)
+    first = limiter.admit("u", "detection", limit=100, window_sec=60, concurrency=2)
+    second = limiter.admit("u", "detection", limit=100, window_sec=60, concurrency=2)
     assert (first.running, second.running) == (0, 1)
-    third = limiter.admit("u", limit=100, window_sec=60, concurrency=2)
+    third = limiter.admit("u", "detection", limit=100, window_sec=60, concurrency=2)
     assert (third.blocked, third.calls_to_finish) == (1960, 1)
-    limiter.release("u")
-    assert limiter.admit("u", limit=100, window_sec=60, concurrency=2).blocked is None
+    limiter.release("u", "detection")
+    assert limiter.admit("u", "detection", limit=100, window_sec=60, concurrency=2).blocked is None
     assert limiter.running() == 2
 
 
 def test_blocked_calls_do_not_count_in_the_window():
     limiter = Limiter(Clock())
-    limiter.admit("u", limit=5, window_sec=60, concurrency=1)
+    limiter.admit("u", "detection", limit=5, window_sec=60, concurrency=1)
     for _ in range(3):
-        assert limiter.admit("u", limit=5, window_sec=60, concurrency=1).blocked == 1960
-    assert limiter.snapshot(60, 5)["users"]["u"] == {"calls_in_window": 1, "remaining": 4}
+        assert (
+            limiter.admit("u", "detection", limit=5, window_sec=60, concurrency=1).blocked == 1960
+        )
+    assert limiter.snapshot(60, 5)["users"]["u"] == {
+        "detection": {"calls_in_window": 1, "remaining": 4}
+    }
+
+
+def test_limits_are_per_api_and_concurrency_wins_over_rate():
+    limiter = Limiter(Clock())
+    limiter.admit("u", "detection", limit=1, window_sec=60, concurrency=1)
+    assert (
+        limiter.admit("u", "knowledge_base", limit=1, window_sec=60, concurrency=1).blocked is None
+    )
+    both = limiter.admit("u", "detection", limit=1, window_sec=60, concurrency=1)
+    assert both.blocked == 1960
+    assert "X-RateLimit-ToWait-Sec" not in dict(both.headers())
+    limiter.release("u", "detection")
+    assert limiter.admit("u", "detection", limit=1, window_sec=60, concurrency=1).blocked == 1965
 
 
 def test_admission_headers_use_the_qualys_names():
-    admission = Limiter(Clock()).admit("u", limit=300, window_sec=3600, concurrency=2)
+    admission = Limiter(Clock()).admit("u", "detection", limit=300, window_sec=3600, concurrency=2)
     assert dict(admission.headers()) == {
         "X-RateLimit-Limit": "300",
         "X-RateLimit-Window-Sec": "3600",

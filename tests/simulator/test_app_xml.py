@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from cvesweep.simulator.hostxml import CHUNK, detection_stream, host_xml
+from cvesweep.simulator.detectionxml import DetectionView, detection_stream, host_xml
+from cvesweep.simulator.hostxml import CHUNK, reply_head
 from cvesweep.simulator.records import AssetGroup, SimDetection, SimHost, SimTag
 from cvesweep.simulator.xmlout import cdata, simple_return
 
@@ -65,7 +66,7 @@ def test_cdata_keeps_any_text_well_formed_and_exact(text):
 def test_host_xml_has_the_real_element_order_and_values():
     element = etree.fromstring(
         host_xml(
-            host(5, (detection(11),)), [detection(11)], show_tags=True, show_results=True
+            host(5, (detection(11),)), [detection(11)], DetectionView(show_tags=True)
         ).encode(),
         PARSER,
     )
@@ -91,6 +92,7 @@ def test_host_xml_has_the_real_element_order_and_values():
     assert element.findtext("LAST_SCAN_DATETIME") == "2024-05-04T12:00:00Z"
     found = element.find("DETECTION_LIST/DETECTION")
     assert [child.tag for child in found] == [
+        "UNIQUE_VULN_ID",
         "QID",
         "TYPE",
         "SEVERITY",
@@ -113,7 +115,7 @@ def test_host_xml_has_the_real_element_order_and_values():
 def test_info_detection_has_no_severity_status_or_port_and_results_can_be_hidden():
     info = detection(6, type_="Info")
     element = etree.fromstring(
-        host_xml(host(5, (info,)), [info], show_tags=False, show_results=False).encode(), PARSER
+        host_xml(host(5, (info,)), [info], DetectionView(show_results=False)).encode(), PARSER
     )
     found = element.find("DETECTION_LIST/DETECTION")
     tags = [child.tag for child in found]
@@ -124,9 +126,7 @@ def test_info_detection_has_no_severity_status_or_port_and_results_can_be_hidden
 
 def test_ipv6_only_host_has_ipv6_and_no_ip():
     one = host(5, (detection(11),), ip=None, ipv6="2001:db8::5", dns=None, netbios=None)
-    element = etree.fromstring(
-        host_xml(one, one.detections, show_tags=False, show_results=True).encode(), PARSER
-    )
+    element = etree.fromstring(host_xml(one, one.detections, DetectionView()).encode(), PARSER)
     assert element.find("IP") is None
     assert element.findtext("IPV6") == "2001:db8::5"
     assert [child.tag for child in element][:3] == ["ID", "IPV6", "TRACKING_METHOD"]
@@ -136,11 +136,9 @@ def _stream(hosts, limit):
     return list(
         detection_stream(
             ((h, list(h.detections)) for h in hosts),
-            base_url="http://qualys.test",
-            now=T0,
+            head=reply_head("HOST_LIST_VM_DETECTION_OUTPUT", "http://qualys.test/x.dtd", T0),
             limit=limit,
-            show_tags=True,
-            show_results=True,
+            view=DetectionView(show_tags=True),
             next_page_url=lambda next_id: f"http://qualys.test/x?action=list&id_min={next_id}",
         )
     )

@@ -17,13 +17,35 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from cvesweep.qualys.endpoints import ENDPOINTS, Endpoint
 from cvesweep.simulator.app import SimulatorApp
 from cvesweep.simulator.faults import Faults
 
 from .conftest import DETECTION, KB, LISTS, make_client, parse
 
 D_HOST = "HOST_LIST_VM_DETECTION_OUTPUT/RESPONSE/HOST_LIST/HOST"
+D_DET = f"{D_HOST}/DETECTION_LIST/DETECTION"
 D_LIST = "DYNAMIC_SEARCH_LIST_OUTPUT/RESPONSE/DYNAMIC_LISTS/DYNAMIC_LIST"
+K_VULN = "KNOWLEDGE_BASE_VULN_LIST_OUTPUT/RESPONSE/VULN_LIST/VULN"
+_PR16436 = "detection 5.0 DTD: elastic/integrations PR #16436 (docs/qualys-2026.md §3.1)"
+_QETL = "qualysetl 0.9.37 columns (QETL-META, QETL-COLS; docs/qualys-2026.md §3.1)"
+
+# The elements newer versions added, which no real (2.0-era) sample can show, with their
+# source: (path, tag) → (first version, source). The README lists the same table.
+NEWER_TAGS: dict[tuple[str, str], tuple[str, str]] = {
+    (D_DET, "CVE"): ("detection 5.0", _PR16436),
+    (D_DET, "MITRE_TACTIC_NAME"): ("detection 4.0", f"{_QETL}; {_PR16436}"),
+    (D_DET, "MITRE_TACTIC_ID"): ("detection 4.0", f"{_QETL}; {_PR16436}"),
+    (D_DET, "MITRE_TECHNIQUE_NAME"): ("detection 4.0", f"{_QETL}; {_PR16436}"),
+    (D_DET, "MITRE_TECHNIQUE_ID"): ("detection 4.0", f"{_QETL}; {_PR16436}"),
+    (D_DET, "VULNERABILITY_DETECTION_SOURCES"): ("detection 5.0", _PR16436),
+    (D_DET, "LATEST_VULNERABILITY_DETECTION_SOURCE"): ("detection 5.0", _PR16436),
+    (D_DET, "TRURISK_ELIMINATION_STATUS"): ("detection 5.0", _PR16436),
+    (K_VULN, "PATCH_PUBLISHED_DATE"): ("KB 3.0", "Elastic's v2/v3 diff (EL-13344; §3.2)"),
+    (K_VULN, "CVSS_V4"): ("KB 4.0", "10.39 API, qualysetl column (QETL-META; §3.2)"),
+    (f"{K_VULN}/CVSS_V4", "BASE"): ("KB 4.0", "structure undocumented: our choice"),
+    (f"{K_VULN}/CVSS_V4", "THREAT"): ("KB 4.0", "structure undocumented: our choice"),
+}
 
 # (path, tag) the simulator may emit although no real sample has it there, with the reason.
 EXTRA_TAGS: dict[tuple[str, str], str] = {
@@ -32,14 +54,16 @@ EXTRA_TAGS: dict[tuple[str, str], str] = {
     (f"{D_HOST}/TAGS", "TAG"): "DTD: TAGS (TAG+)",
     (f"{D_HOST}/TAGS/TAG", "TAG_ID"): "DTD: TAG (TAG_ID?, NAME)",
     (f"{D_HOST}/TAGS/TAG", "NAME"): "DTD: TAG (TAG_ID?, NAME)",
-    (D_LIST, "ID"): "dynamic list DTD; the only list sample is a trimmed test fixture",
-    (D_LIST, "TITLE"): "dynamic list DTD (same reason)",
-    (D_LIST, "GLOBAL"): "dynamic list DTD (same reason)",
-    (D_LIST, "OWNER"): "dynamic list DTD (same reason)",
-    (D_LIST, "CREATED"): "dynamic list DTD (same reason)",
-    (D_LIST, "LAST_UPDATE"): "dynamic list DTD (same reason)",
-    (D_LIST, "CRITERIA"): "dynamic list DTD (same reason)",
-    (f"{D_LIST}/CRITERIA", "CVE_IDS"): "dynamic list DTD criteria of a CVE-based list",
+    (D_LIST, "ID"): "qualysdk DynamicSearchList; the only list sample is a trimmed fixture",
+    (D_LIST, "TITLE"): "qualysdk DynamicSearchList (same reason)",
+    (D_LIST, "GLOBAL"): "qualysdk DynamicSearchList: Yes/No (same reason)",
+    (D_LIST, "OWNER"): "qualysdk DynamicSearchList (same reason)",
+    (D_LIST, "CREATED"): "qualysdk DynamicSearchList (same reason)",
+    (D_LIST, "MODIFIED"): "qualysdk DynamicSearchList (same reason)",
+    (D_LIST, "MODIFIED_BY"): "qualysdk DynamicSearchList (same reason)",
+    (D_LIST, "CRITERIA"): "qualysdk DynamicSearchList (same reason)",
+    (f"{D_LIST}/CRITERIA", "CVE_ID"): "docs/qualys-2026.md §3.3: CRITERIA/CVE_ID, a comma list",
+    **{key: f"{version}: {source}" for key, (version, source) in NEWER_TAGS.items()},
 }
 # (path, tag) present in every sample instance that the simulator may still omit.
 OPTIONAL_TAGS: dict[tuple[str, str], str] = {
@@ -56,7 +80,12 @@ DTD_ORDER: dict[str, tuple[tuple[str, ...], ...]] = {
         ("TAGS", "DETECTION_LIST"),
     ),
     f"{D_HOST}/TAGS/TAG": (("TAG_ID", "NAME"),),
-    D_LIST: (("ID", "TITLE", "GLOBAL", "OWNER", "CREATED", "LAST_UPDATE", "QIDS", "CRITERIA"),),
+    D_LIST: (
+        ("ID", "TITLE", "GLOBAL", "OWNER", "CREATED", "MODIFIED", "MODIFIED_BY", "QIDS"),
+        ("QIDS", "CRITERIA"),
+    ),
+    # Newer elements come after the last 2.0 one: their real order is unknown [unverified].
+    D_DET: (("LAST_PROCESSED_DATETIME", "CVE"), ("LAST_PROCESSED_DATETIME", "MITRE_TACTIC_NAME")),
 }
 
 
@@ -127,16 +156,29 @@ DETECTION_SAMPLES = (
 )
 
 
-@pytest.fixture
-def detection_reply(client) -> etree._Element:
-    data = {
-        "action": "list",
-        "show_tags": "1",
-        "show_igs": "1",
-        "status": "New,Active,Re-Opened,Fixed",
-        "truncation_limit": "0",
-    }
-    return parse(client.post(DETECTION, data=data).content)
+FULL_DETECTION = {
+    "action": "list",
+    "show_tags": "1",
+    "show_igs": "1",
+    "status": "New,Active,Re-Opened,Fixed",
+    "truncation_limit": "0",
+    "show_qds": "1",
+    "show_qds_factors": "1",
+}
+NEWER_FLAGS = {"mitre_attack_details": "1", "vuln_detection_source": "1"}
+
+
+@pytest.fixture(params=["2.0", "4.0", "5.0"])
+def detection_reply(request, fleet) -> etree._Element:
+    """The fullest detection reply of each version: every show_* flag it takes."""
+    version = request.param
+    allowed = {"4.0": ("mitre_attack_details",), "5.0": tuple(NEWER_FLAGS)}.get(version, ())
+    data = {**FULL_DETECTION, **{k: v for k, v in NEWER_FLAGS.items() if k in allowed}}
+    with make_client(SimulatorApp(fleet, serve_eol=True)) as client:
+        path = ENDPOINTS[Endpoint.DETECTION].path(version)
+        root = parse(client.post(path, data=data).content)
+    root.set("version", version)  # for the test; attributes are not compared
+    return root
 
 
 def assert_faithful(real: list[etree._Element], simulated: list[etree._Element]) -> None:
@@ -147,11 +189,24 @@ def assert_faithful(real: list[etree._Element], simulated: list[etree._Element])
 def test_detection_with_hosts_has_the_real_structure(samples_dir, detection_reply):
     hosts = detection_reply.findall("RESPONSE/HOST_LIST/HOST")
     assert len(hosts) > 100
-    # The reply exercises the optional parts: IPv6-only hosts, tags, Info detections.
+    # The reply exercises the optional parts: IPv6-only hosts, tags, Info detections, QDS.
     assert any(h.find("IP") is None for h in hosts)
     assert any(h.find("TAGS") is not None for h in hosts)
     assert detection_reply.find(".//DETECTION[TYPE='Info']") is not None
+    assert detection_reply.find(".//DETECTION/QDS_FACTORS/QDS_FACTOR") is not None
     assert_faithful(samples(samples_dir, *DETECTION_SAMPLES), [detection_reply])
+
+
+def test_each_version_shows_exactly_its_newer_detection_elements(detection_reply):
+    version = detection_reply.get("version")
+    shown = {child.tag for det in detection_reply.iterfind(".//DETECTION") for child in det}
+    newer = {tag for (path, tag), (first, _) in NEWER_TAGS.items() if path == D_DET}
+    expected = {
+        tag
+        for (path, tag), (first, _) in NEWER_TAGS.items()
+        if path == D_DET and float(first.split()[-1]) <= float(version)
+    }
+    assert shown & newer == expected
 
 
 def test_empty_detection_has_the_real_structure(samples_dir, client):
@@ -198,6 +253,8 @@ def test_knowledge_base_reply_has_the_real_structure(samples_dir, client, fleet)
     qids = ",".join(map(str, fleet.kb.all_qids()[:60]))
     reply = parse(client.post(KB, data={"action": "list", "ids": qids, "details": "All"}).content)
     assert len(reply.findall("RESPONSE/VULN_LIST/VULN")) == 60
+    assert reply.find("RESPONSE/VULN_LIST/VULN/CVSS_V4/BASE") is not None
+    assert reply.find("RESPONSE/VULN_LIST/VULN/PATCH_PUBLISHED_DATE") is not None
     real = samples(
         samples_dir,
         "kb_vuln_316760_single_cve_jupiterone_qg3.xml",
@@ -223,7 +280,7 @@ def error_replies(client, fleet) -> dict[str, etree._Element]:
     app = SimulatorApp(fleet, faults=Faults(concurrency_limit=1))
     data = {"action": "list", "truncation_limit": "0"}
     with make_client(app) as c, c.stream("POST", DETECTION, data=data):
-        replies["1960"] = c.get("/msp/about.php")
+        replies["1960"] = c.get(DETECTION, params={"action": "list"})
     assert [r.status_code for r in replies.values()] == [400, 400, 401, 200, 409, 409]
     return {code: parse(r.content) for code, r in replies.items()}
 

@@ -1,30 +1,34 @@
-"""The simulator's WSGI application: routing, Basic auth, limits, faults, headers, streaming.
+"""The simulator's WSGI application: routing, auth, limits, faults, headers, streaming.
 
 ``SimulatorApp(fleet)`` is a plain WSGI callable (PEP 3333), served by
 :mod:`cvesweep.simulator.server` or reached in-process through ``httpx.WSGITransport``.
-Control endpoints under ``/_sim/`` (no auth) expose its state and change its faults.
+A request goes: control endpoints (``/_sim/``, no auth) → gateway token endpoints
+(``/auth``, ``/auth/oauth``) → the router (:mod:`.router`) → Basic or Bearer auth → the
+per-API limits → the family's handler (:mod:`.api`) → headers and body faults.
 """
 
 from __future__ import annotations
 
-import base64
-import hmac
+import functools
 import logging
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cvesweep.simulator import endpoints, replies, router
+from cvesweep.simulator import bodies, replies, router
+from cvesweep.simulator.api import gateway
+from cvesweep.simulator.api.call import Call
+from cvesweep.simulator.auth import Credentials, identify
 from cvesweep.simulator.control import Control
+from cvesweep.simulator.counters import Counters
 from cvesweep.simulator.faults import Faults, FaultState
 from cvesweep.simulator.limits import Admission, Limiter
 from cvesweep.simulator.params import ApiError, read_params
-from cvesweep.simulator.protocol import DropConnection, StartResponse
+from cvesweep.simulator.protocol import StartResponse
 from cvesweep.simulator.replies import Reply
 from cvesweep.simulator.searchlists import SearchListStore
+from cvesweep.simulator.tokens import DEFAULT_LIFETIME_SEC, TokenIssuer
 
 if TYPE_CHECKING:
     from cvesweep.simulator.fleet import Fleet
@@ -33,13 +37,17 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_USERNAME = "simuser"
 DEFAULT_PASSWORD = "simpass"  # noqa: S105 - the simulator's documented demo credential
+DEFAULT_CLIENT_ID = "simclient"
+DEFAULT_CLIENT_SECRET = "simsecret"  # noqa: S105 - the simulator's documented demo secret
 
 ROUTES = router.build_routes()
 STATUS_LINES = {
     200: "200 OK",
+    201: "201 Created",
     400: "400 Bad Request",
     401: "401 Unauthorized",
     404: "404 Not Found",
+    405: "405 Method Not Allowed",
     409: "409 Conflict",
     410: "410 Gone",
     500: "500 Internal Server Error",
@@ -48,7 +56,12 @@ STATUS_LINES = {
 
 
 class SimulatorApp:
-    """A simulated Qualys VM API over ``fleet`` with its own search lists, limits and faults."""
+    """A simulated Qualys VM API over ``fleet`` with its own search lists, limits and faults.
+
+    ``serve_eol`` keeps serving the versions Qualys retired; ``token_lifetime`` is the
+    lifetime of gateway JWTs in seconds (4 h, as on Qualys). Raises ValueError for a
+    token lifetime below 1 second.
+    """
 
     def __init__(
         self,
@@ -56,23 +69,27 @@ class SimulatorApp:
         *,
         username: str = DEFAULT_USERNAME,
         password: str = DEFAULT_PASSWORD,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         serve_eol: bool = False,
+        token_lifetime: int = DEFAULT_LIFETIME_SEC,
     ) -> None:
         self.fleet = fleet
-        self.serve_eol = serve_eol
         self.username = username
-        self._password = password
+        self.serve_eol = serve_eol
+        self._creds = Credentials(username, password, client_id, client_secret)
+        self.tokens = TokenIssuer(lifetime_sec=token_lifetime, clock=clock)
         self.faults = FaultState(faults or Faults())
         self.limiter = Limiter(clock)
         self.search_lists = SearchListStore()
+        self.counters = Counters()
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._calls: Counter[str] = Counter()
-        self._actions: Counter[str] = Counter()
-        self._control = Control(self)
+        self._control = Control(
+            self.faults, self.limiter, self.search_lists, self.counters, self.tokens
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one WSGI request."""
@@ -84,20 +101,43 @@ class SimulatorApp:
                 [("Content-Type", content_type), ("Content-Length", str(len(body)))],
             )
             return [body]
+        self.counters.path(path)
+        if path.rstrip("/") in (gateway.AUTH_PATH, gateway.OAUTH_PATH):
+            return self._send(start_response, self._gateway(environ, path.rstrip("/")), None)
         route = router.find(ROUTES, path)
-        self.count("calls", route.name if route else "not_found")
-        base_url = _base_url(environ)
+        self.counters.call(route.name if route else "not_found")
         if route is None:
             return self._send(start_response, replies.not_found(), None)
+        return self._api(environ, start_response, route)
+
+    def _gateway(self, environ: Mapping[str, Any], path: str) -> Reply:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        if path == gateway.AUTH_PATH:
+            reply = gateway.password_token(method, read_params(environ), self._creds, self.tokens)
+        else:
+            reply = gateway.client_token(method, environ, self._creds, self.tokens)
+        if reply.status == 201:
+            self.counters.auth("tokens_issued")
+        return reply
+
+    def _api(
+        self, environ: dict[str, Any], start_response: StartResponse, route: router.Route
+    ) -> Iterable[bytes]:
+        base_url = _base_url(environ)
         now = datetime.now(UTC).replace(microsecond=0)
-        user = self._authenticate(environ)
-        if user is None:
+        caller = identify(environ, self._creds, self.tokens)
+        self.counters.auth(caller.scheme)
+        if caller.user is None:
+            # [unverified] An invalid or expired Bearer token gets the bad-login reply
+            # (401, SIMPLE_RETURN 2000) too: Qualys's FO reply to a bad JWT is not recorded.
             return self._send(start_response, replies.bad_login(base_url, now), None)
+        user = caller.user
         faults = self.faults.faults
         if faults.expired_account:
             return self._send(start_response, replies.account_expired(base_url, now), None)
         admission = self.limiter.admit(
             user,
+            route.name,
             limit=faults.rate_limit,
             window_sec=faults.rate_window_sec,
             concurrency=faults.concurrency_limit,
@@ -107,9 +147,10 @@ class SimulatorApp:
         try:
             reply = self._dispatch(environ, route, user, base_url, now)
         except BaseException:
-            self.limiter.release(user)
+            self.limiter.release(user, route.name)
             raise
-        return self._send(start_response, reply, admission, lambda: self.limiter.release(user))
+        release = functools.partial(self.limiter.release, user, route.name)
+        return self._send(start_response, reply, admission, release)
 
     def _dispatch(
         self,
@@ -119,11 +160,10 @@ class SimulatorApp:
         base_url: str,
         now: datetime,
     ) -> Reply:
-        name, handler = route.name, route.handler
         try:
             params = read_params(environ)
-            self.count("actions", f"{name}.{params.get('action') or '-'}")
-            if not environ.get("HTTP_X_REQUESTED_WITH"):
+            self.counters.action(f"{route.name}.{params.get('action') or '-'}")
+            if route.requires_xrw and not environ.get("HTTP_X_REQUESTED_WITH"):
                 # Qualys rejects API calls without X-Requested-With (SPEC §4, §8).
                 raise ApiError(
                     1903, "Missing required parameter(s): X-Requested-With (HTTP request header)"
@@ -133,24 +173,35 @@ class SimulatorApp:
                 raise ApiError(1908, f"Request method {method} is not supported (use GET or POST)")
             if route.end_of_life and not self.serve_eol:
                 raise router.end_of_life_error(route)
-            status = self.faults.take_error(name)
+            status = self.faults.take_error(route.name)
             if status is not None:
                 return replies.server_fault(status, base_url, now, user)
-            latency = self.faults.faults.host_latency
-            call = endpoints.Call(
-                method=method,
-                path=environ.get("PATH_INFO") or "/",
-                params=params,
-                user=user,
-                base_url=base_url,
-                now=now,
-                fleet=self.fleet,
-                lists=self.search_lists,
-                on_host=(lambda: self._sleep(latency)) if latency > 0 else None,
-            )
-            return handler(call)
+            return route.handler(self._call(environ, route, params, user, base_url, now))
         except ApiError as error:
             return replies.from_error(error, base_url, now)
+
+    def _call(
+        self,
+        environ: Mapping[str, Any],
+        route: router.Route,
+        params: Any,
+        user: str,
+        base_url: str,
+        now: datetime,
+    ) -> Call:
+        latency = self.faults.faults.host_latency
+        return Call(
+            method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
+            path=environ.get("PATH_INFO") or "/",
+            version=route.version or "",
+            params=params,
+            user=user,
+            base_url=base_url,
+            now=now,
+            fleet=self.fleet,
+            lists=self.search_lists,
+            on_host=(lambda: self._sleep(latency)) if latency > 0 else None,
+        )
 
     def _send(
         self,
@@ -167,70 +218,26 @@ class SimulatorApp:
         if reply.detection:
             body = self._with_faults(body)
         start_response(STATUS_LINES.get(reply.status, f"{reply.status} Error"), headers)
-        return ClosingBody(body, on_close)
+        return bodies.ClosingBody(body, on_close)
 
     def _with_faults(self, body: Iterator[bytes]) -> Iterator[bytes]:
         latency = self.faults.faults.page_latency
         if latency > 0:
-            body = _delayed(body, latency, self._sleep)
+            body = bodies.delayed(body, latency, self._sleep)
         if self.faults.take_malformed():
-            body = _garbled(body)
+            body = bodies.garbled(body)
         drop_after = self.faults.take_drop()
         if drop_after is not None:
-            body = _dropped(body, drop_after)
+            body = bodies.dropped(body, drop_after)
         return body
 
-    def _authenticate(self, environ: Mapping[str, Any]) -> str | None:
-        header = str(environ.get("HTTP_AUTHORIZATION", ""))
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        same_user = hmac.compare_digest(user.encode(), self.username.encode())
-        same_password = hmac.compare_digest(password.encode(), self._password.encode())
-        return user if sep and same_user and same_password else None
-
-    def count(self, kind: str, name: str) -> None:
-        """Add one to the ``kind`` ("calls" or "actions") counter ``name``."""
-        with self._lock:
-            (self._calls if kind == "calls" else self._actions)[name] += 1
-
-    def counters(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Return copies of the calls-per-endpoint and calls-per-action counters."""
-        with self._lock:
-            return dict(self._calls), dict(self._actions)
+    def state(self) -> dict[str, Any]:
+        """Return what ``GET /_sim/state`` shows."""
+        return self._control.state()
 
     def reset_counters(self) -> None:
         """Forget the call counters and the rate-limit windows."""
-        with self._lock:
-            self._calls.clear()
-            self._actions.clear()
-        self.limiter.reset()
-
-
-class ClosingBody:
-    """A WSGI body that runs ``on_close`` exactly once when the server closes it."""
-
-    def __init__(self, chunks: Iterator[bytes], on_close: Callable[[], None] | None) -> None:
-        self._chunks = chunks
-        self._on_close = on_close
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._chunks
-
-    def close(self) -> None:
-        """Stop the body generator and release the call's concurrency slot."""
-        try:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-        finally:
-            on_close, self._on_close = self._on_close, None
-            if on_close is not None:
-                on_close()
+        self._control.reset()
 
 
 def _base_url(environ: Mapping[str, Any]) -> str:
@@ -242,28 +249,3 @@ def _base_url(environ: Mapping[str, Any]) -> str:
         if port and port != {"http": "80", "https": "443"}.get(scheme):
             host = f"{host}:{port}"
     return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}"
-
-
-def _delayed(
-    body: Iterator[bytes], seconds: float, sleep: Callable[[float], None]
-) -> Iterator[bytes]:
-    sleep(seconds)
-    yield from body
-
-
-def _garbled(body: Iterator[bytes]) -> Iterator[bytes]:
-    """Cut the body inside its first chunk and end it with text no XML parser accepts."""
-    first = next(body, b"")
-    yield first[: max(1, len(first) * 2 // 3)] + b"<<!-- simulator fault: malformed XML"
-
-
-def _dropped(body: Iterator[bytes], after: int) -> Iterator[bytes]:
-    sent = 0
-    for chunk in body:
-        if sent + len(chunk) > after:
-            if after > sent:
-                yield chunk[: after - sent]
-            logger.info("dropping the connection after %d body bytes (fault)", after)
-            raise DropConnection(f"simulated connection drop after {after} bytes")
-        sent += len(chunk)
-        yield chunk

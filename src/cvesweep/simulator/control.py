@@ -1,27 +1,36 @@
-"""The simulator's control endpoints (no auth, JSON): ``GET /_sim/state``,
-``GET|POST /_sim/faults`` and ``POST /_sim/reset``; they exist for tests and demos only.
+"""The simulator's control endpoints (no auth, JSON), for tests and demos only.
+
+``GET /_sim/state``, ``GET|POST /_sim/faults``, ``POST /_sim/reset`` and
+``POST /_sim/tokens/expire`` (every gateway token issued so far stops being accepted).
+It works on the parts of an app handed to it, so it does not import the app.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from cvesweep.simulator.faults import faults_from_json
-
-if TYPE_CHECKING:
-    from cvesweep.simulator.app import SimulatorApp
+from cvesweep.simulator.counters import Counters
+from cvesweep.simulator.faults import FaultState, faults_from_json
+from cvesweep.simulator.limits import Limiter
+from cvesweep.simulator.searchlists import SearchListStore
+from cvesweep.simulator.tokens import TokenIssuer
 
 JSON = "application/json"
 MAX_JSON_BYTES = 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True)
 class Control:
-    """Answers ``/_sim/*`` requests for one app."""
+    """Answers ``/_sim/*`` requests over one app's state."""
 
-    def __init__(self, app: SimulatorApp) -> None:
-        self._app = app
+    faults: FaultState
+    limiter: Limiter
+    lists: SearchListStore
+    counters: Counters
+    tokens: TokenIssuer
 
     def handle(self, environ: Mapping[str, Any], path: str) -> tuple[int, str, bytes]:
         """Return (HTTP status, content type, body) for a control request."""
@@ -30,43 +39,48 @@ class Control:
         if route == ("GET", "/_sim/state"):
             return _json(200, self.state())
         if route == ("GET", "/_sim/faults"):
-            return _json(200, {"faults": self._app.faults.faults.as_json()})
+            return _json(200, {"faults": self.faults.faults.as_json()})
         if route == ("POST", "/_sim/faults"):
             return self._set_faults(environ)
         if route == ("POST", "/_sim/reset"):
-            self._app.reset_counters()
+            self.reset()
             return _json(200, self.state())
+        if route == ("POST", "/_sim/tokens/expire"):
+            self.tokens.expire_all()
+            return _json(200, {"expired": True, "tokens_issued": self.tokens.issued})
         return _json(404, {"error": f"no control endpoint {method} {path}"})
 
     def state(self) -> dict[str, Any]:
-        """Return the app's open search lists, call counters, limits and faults."""
-        app = self._app
-        faults = app.faults.faults
-        calls, actions = app.counters()
-        rate = app.limiter.snapshot(faults.rate_window_sec, faults.rate_limit)
+        """Return the open search lists, counters (calls, actions, auth, paths), limits, faults."""
+        faults = self.faults.faults
+        rate = self.limiter.snapshot(faults.rate_window_sec, faults.rate_limit)
         concurrency = {
-            "running": app.limiter.running(),
+            "running": self.limiter.running(),
             "limit": faults.concurrency_limit,
             "blocked": rate.pop("concurrency_blocked"),
         }
         return {
-            "search_lists": [one.as_json() for one in app.search_lists.all()],
-            "calls": calls,
-            "actions": actions,
+            "search_lists": [one.as_json() for one in self.lists.all()],
+            **self.counters.as_json(),
             "rate_limit": rate,
             "concurrency": concurrency,
             "faults": faults.as_json(),
         }
+
+    def reset(self) -> None:
+        """Forget the counters and the rate-limit windows (search lists and tokens stay)."""
+        self.counters.reset()
+        self.limiter.reset()
 
     def _set_faults(self, environ: Mapping[str, Any]) -> tuple[int, str, bytes]:
         try:
             changes = json.loads(_read(environ) or b"{}")
             if not isinstance(changes, dict):
                 raise ValueError("expected a JSON object of fault fields")
-            faults = faults_from_json(self._app.faults.faults, changes)
+            faults = faults_from_json(self.faults.faults, changes)
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             return _json(400, {"error": str(exc)})
-        self._app.faults.replace(faults)
+        self.faults.replace(faults)
         return _json(200, {"faults": faults.as_json()})
 
 

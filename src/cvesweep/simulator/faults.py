@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ENDPOINTS = ("detection", "search_list", "knowledge_base", "about")
+ENDPOINTS = (
+    "detection",
+    "cve_detection",
+    "host_list",
+    "search_list",
+    "knowledge_base",
+    "about",
+)
 ERROR_ENDPOINTS = ("any", *ENDPOINTS)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cvesweep.simulator import naming
+from cvesweep.simulator.facts import Facts
 from cvesweep.simulator.knowledgebase import LOG4SHELL, KnowledgeBase, fmix64, mix, stream
 from cvesweep.simulator.naming import BLOCK, PROFILES, SITES, Layout
 from cvesweep.simulator.patterns import (
@@ -121,6 +122,7 @@ class Fleet:
         self.seed = seed
         self.size = size
         self.kb = KnowledgeBase(seed)
+        self.facts = Facts(self.kb)
         self.asset_groups: tuple[AssetGroup, ...] = naming.asset_groups(seed)
         self.tags: tuple[SimTag, ...] = naming.tags(seed)
         self._layout = Layout(seed)
@@ -173,8 +175,12 @@ class Fleet:
             pattern = chunk[residue - first]
         return pattern
 
-    def host(self, index: int) -> SimHost:
-        """Return host ``index`` with all its detections (sorted by QID); IndexError if outside."""
+    def host(self, index: int, *, with_detections: bool = True) -> SimHost:
+        """Return host ``index`` with all its detections (sorted by QID); IndexError if outside.
+
+        ``with_detections=False`` leaves ``detections`` empty (the host list needs none,
+        and building them is most of the cost).
+        """
         self._check(index)
         pattern = self._pattern(index % PERIOD)
         profile = PROFILES[pattern.profile]
@@ -206,7 +212,7 @@ class Fleet:
             last_vm_scanned_duration=duration,
             asset_groups=self._groups(site, profile.role),
             tags=tuple(self.tags[n] for n in sorted(tags)),
-            detections=_detections(pattern, scanned, last_scan, fields),
+            detections=_detections(pattern, scanned, last_scan, fields) if with_detections else (),
         )
 
     def _addresses(self, block: int, position: int, stack: int) -> tuple[str | None, str | None]:

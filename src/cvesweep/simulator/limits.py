@@ -1,8 +1,11 @@
-"""Per-user API rate limit (calls per sliding window) and concurrency limit, as Qualys applies.
+"""Per-user, per-API rate limit (calls per sliding window) and concurrency limit.
 
-The clock is injectable so tests move time instead of sleeping. Limits are read from the
-app's current :class:`~cvesweep.simulator.faults.Faults` at each call, so the control
-endpoint can change them while the server runs.
+Qualys counts both limits per API (the detection API, the KB API, ...), not across all
+endpoints, so each (user, API family) pair has its own window and running count. When
+both limits are exceeded the concurrency error (1960) wins. The clock is injectable so
+tests move time instead of sleeping. Limits are read from the app's current
+:class:`~cvesweep.simulator.faults.Faults` at each call, so the control endpoint can
+change them while the server runs.
 """
 
 from __future__ import annotations
@@ -34,8 +37,12 @@ class Admission:
     calls_to_finish: int = 0
 
     def headers(self) -> list[tuple[str, str]]:
-        """Return the X-RateLimit-* and X-Concurrency-Limit-* headers, in Qualys's order."""
-        return [
+        """Return the X-RateLimit-* and X-Concurrency-Limit-* headers, in Qualys's order.
+
+        A call refused for concurrency (1960) carries no X-RateLimit-ToWait-Sec: waiting
+        does not help, a running call must finish.
+        """
+        headers = [
             ("X-RateLimit-Limit", str(self.limit)),
             ("X-RateLimit-Window-Sec", str(self.window_sec)),
             ("X-Concurrency-Limit-Limit", str(self.concurrency_limit)),
@@ -43,54 +50,64 @@ class Admission:
             ("X-RateLimit-ToWait-Sec", str(self.to_wait_sec)),
             ("X-RateLimit-Remaining", str(self.remaining)),
         ]
+        if self.blocked == 1960:
+            headers = [h for h in headers if h[0] != "X-RateLimit-ToWait-Sec"]
+        return headers
+
+
+Key = tuple[str, str]  # (user, API family)
 
 
 class Limiter:
-    """Counts admitted calls per user in a sliding window and running calls per user."""
+    """Counts admitted calls per (user, API) in a sliding window, and running calls."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._calls: dict[str, deque[float]] = {}
-        self._running: dict[str, int] = {}
+        self._calls: dict[Key, deque[float]] = {}
+        self._running: dict[Key, int] = {}
         self._blocked = {"rate": 0, "concurrency": 0}
 
-    def admit(self, user: str, *, limit: int, window_sec: int, concurrency: int) -> Admission:
-        """Admit one call of ``user`` (then call :meth:`release` when it ends) or block it.
+    def admit(
+        self, user: str, api: str, *, limit: int, window_sec: int, concurrency: int
+    ) -> Admission:
+        """Admit one call of ``user`` to ``api`` (then :meth:`release` it) or block it.
 
         Returns the admission; a blocked call is not counted in the window.
         """
+        key = (user, api)
         with self._lock:
             now = self._clock()
-            calls = self._window(user, now, window_sec)
+            calls = self._window(key, now, window_sec)
             # Qualys reports the calls running besides this one (0 for a lone call, as in
             # http_exchanges_headers_observed_jupiterone_qg3.json).
-            running = self._running.get(user, 0)
+            running = self._running.get(key, 0)
             common = {"limit": limit, "window_sec": window_sec, "concurrency_limit": concurrency}
+            if running >= concurrency:  # checked first: 1960 wins over 1965
+                self._blocked["concurrency"] += 1
+                return Admission(
+                    **common,
+                    remaining=max(0, limit - len(calls)),
+                    to_wait_sec=0,
+                    running=running,
+                    blocked=1960,
+                    calls_to_finish=running - concurrency + 1,
+                )
             if len(calls) >= limit:
                 self._blocked["rate"] += 1
                 wait = max(1, math.ceil(calls[len(calls) - limit] + window_sec - now))
                 return Admission(
                     **common, remaining=0, to_wait_sec=wait, running=running, blocked=1965
                 )
-            if running >= concurrency:
-                self._blocked["concurrency"] += 1
-                return Admission(
-                    **common,
-                    remaining=limit - len(calls),
-                    to_wait_sec=0,
-                    running=running,
-                    blocked=1960,
-                    calls_to_finish=running - concurrency + 1,
-                )
             calls.append(now)
-            self._running[user] = running + 1
+            self._running[key] = running + 1
             return Admission(**common, remaining=limit - len(calls), to_wait_sec=0, running=running)
 
-    def release(self, user: str) -> None:
-        """Mark one running call of ``user`` as finished."""
+    def release(self, user: str, api: str) -> None:
+        """Mark one running call of ``user`` to ``api`` as finished."""
+        key = (user, api)
         with self._lock:
-            self._running[user] = max(0, self._running.get(user, 0) - 1)
+            self._running[key] = max(0, self._running.get(key, 0) - 1)
 
     def running(self) -> int:
         """Return how many calls run now, all users together."""
@@ -98,16 +115,16 @@ class Limiter:
             return sum(self._running.values())
 
     def snapshot(self, window_sec: int, limit: int) -> dict[str, Any]:
-        """Return the counters as JSON-ready data for ``/_sim/state``."""
+        """Return the counters as JSON-ready data for ``/_sim/state``: per user, per API."""
         with self._lock:
             now = self._clock()
-            users = {
-                user: {
-                    "calls_in_window": len(self._window(user, now, window_sec)),
-                    "remaining": max(0, limit - len(self._window(user, now, window_sec))),
+            users: dict[str, dict[str, dict[str, int]]] = {}
+            for key in sorted(self._calls):
+                in_window = len(self._window(key, now, window_sec))
+                users.setdefault(key[0], {})[key[1]] = {
+                    "calls_in_window": in_window,
+                    "remaining": max(0, limit - in_window),
                 }
-                for user in sorted(self._calls)
-            }
             return {
                 "limit": limit,
                 "window_sec": window_sec,
@@ -122,8 +139,8 @@ class Limiter:
             self._calls.clear()
             self._blocked = {"rate": 0, "concurrency": 0}
 
-    def _window(self, user: str, now: float, window_sec: int) -> deque[float]:
-        calls = self._calls.setdefault(user, deque())
+    def _window(self, key: Key, now: float, window_sec: int) -> deque[float]:
+        calls = self._calls.setdefault(key, deque())
         while calls and calls[0] <= now - window_sec:
             calls.popleft()
         return calls

@@ -11,29 +11,42 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cvesweep.qualys.endpoints import ENDPOINTS, Endpoint, Lifecycle
-from cvesweep.simulator import endpoints
+from cvesweep.simulator.api.about import about
+from cvesweep.simulator.api.call import Call
+from cvesweep.simulator.api.cve_detection import cve_detection
+from cvesweep.simulator.api.detection import detection
+from cvesweep.simulator.api.host_list import host_list
+from cvesweep.simulator.api.knowledge_base import knowledge_base
+from cvesweep.simulator.api.search_list import search_list
 from cvesweep.simulator.params import ApiError
 from cvesweep.simulator.replies import Reply
 
-Handler = Callable[[endpoints.Call], Reply]
+Handler = Callable[[Call], Reply]
 ABOUT_PATH = "/msp/about.php"
 
-# The handler of each endpoint family; a family without one answers 404 for now.
+# The handler of each endpoint family.
 HANDLERS: Mapping[Endpoint, Handler] = {
-    Endpoint.DETECTION: endpoints.detection,
-    Endpoint.KNOWLEDGE_BASE: endpoints.knowledge_base,
-    Endpoint.SEARCH_LIST: endpoints.search_list,
+    Endpoint.DETECTION: detection,
+    Endpoint.KNOWLEDGE_BASE: knowledge_base,
+    Endpoint.SEARCH_LIST: search_list,
+    Endpoint.HOST_LIST: host_list,
+    Endpoint.CVE_DETECTION: cve_detection,
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One served path: the family name (for counters), its endpoint and version, the handler."""
+    """One served path: the family name (for counters and limits), endpoint, version, handler.
+
+    ``requires_xrw`` is False for ``/msp/about.php``, which third-party connectivity checks
+    call without X-Requested-With (Sentinel CCF, qualysetl ``test_about_qualys``).
+    """
 
     name: str
     handler: Handler
     endpoint: Endpoint | None = None
     version: str | None = None
+    requires_xrw: bool = True
 
     @property
     def end_of_life(self) -> bool:
@@ -45,7 +58,8 @@ class Route:
 
 def build_routes() -> dict[str, Route]:
     """Return request path → Route for every version of every endpoint with a handler."""
-    routes = {ABOUT_PATH: Route("about", endpoints.about)}
+    about_route = Route("about", about, requires_xrw=False)
+    routes = {ABOUT_PATH: about_route, ABOUT_PATH + "/": about_route}
     for endpoint, handler in HANDLERS.items():
         spec = ENDPOINTS[endpoint]
         for version in spec.versions:
@@ -55,7 +69,7 @@ def build_routes() -> dict[str, Route]:
 
 def find(routes: Mapping[str, Route], path: str) -> Route | None:
     """Return the route of ``path`` (with or without its trailing slash), or None."""
-    return routes.get(path) or routes.get(path + "/")
+    return routes.get(path) or routes.get(path + "/") or routes.get(path.rstrip("/"))
 
 
 def end_of_life_error(route: Route) -> ApiError:

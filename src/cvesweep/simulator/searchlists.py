@@ -1,14 +1,14 @@
-"""The subscription's dynamic QID search lists: create with unique titles, list, delete.
+"""The subscription's dynamic QID search lists: create with unique titles, list, update, delete.
 
-Thread-safe; the QIDs of a list are resolved from the knowledge base when it is created
-(the simulated knowledge base never changes, so a dynamic list's QIDs never change either).
+Thread-safe; the QIDs of a list are resolved from the knowledge base when it is created or
+updated (the simulated knowledge base never changes, so they change only by an update).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,10 @@ MAX_TITLE = 256
 
 @dataclass(frozen=True, slots=True)
 class SearchList:
-    """One dynamic search list; ``qids`` are sorted and unique."""
+    """One dynamic search list; ``qids`` are sorted and unique.
+
+    ``modified`` / ``modified_by`` are the creation time and owner until an update.
+    """
 
     id: int
     title: str
@@ -27,6 +30,8 @@ class SearchList:
     created: datetime
     cve_ids: tuple[str, ...]
     qids: tuple[int, ...]
+    modified: datetime
+    modified_by: str
 
     def as_json(self) -> dict[str, Any]:
         """Return the list as JSON-ready data for ``/_sim/state``."""
@@ -66,10 +71,45 @@ class SearchListStore:
             if any(one.title == title for one in self._lists.values()):
                 raise DuplicateTitle(title)
             new = SearchList(
-                self._next_id, title, is_global, owner, created, cve_ids, tuple(sorted(set(qids)))
+                self._next_id,
+                title,
+                is_global,
+                owner,
+                created,
+                cve_ids,
+                tuple(sorted(set(qids))),
+                modified=created,
+                modified_by=owner,
             )
             self._lists[new.id] = new
             self._next_id += 1
+            return new
+
+    def update(
+        self,
+        list_id: int,
+        *,
+        user: str,
+        when: datetime,
+        title: str | None = None,
+        cves: tuple[tuple[str, ...], Iterable[int]] | None = None,
+    ) -> SearchList | None:
+        """Change the title and/or (CVE ids, QIDs) of a list; return it, None if unknown.
+
+        Raises DuplicateTitle when ``title`` belongs to another list.
+        """
+        with self._lock:
+            old = self._lists.get(list_id)
+            if old is None:
+                return None
+            if title is not None and any(
+                one.title == title and one.id != list_id for one in self._lists.values()
+            ):
+                raise DuplicateTitle(title)
+            new = replace(old, modified=when, modified_by=user, title=title or old.title)
+            if cves is not None:
+                new = replace(new, cve_ids=cves[0], qids=tuple(sorted(set(cves[1]))))
+            self._lists[list_id] = new
             return new
 
     def get(self, list_id: int) -> SearchList | None:

@@ -8,8 +8,10 @@ serving host as the real platforms do, and clients must never fetch it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from cvesweep.simulator.facts import Facts
 from cvesweep.simulator.records import KbVuln
 from cvesweep.simulator.searchlists import SearchList
 
@@ -96,7 +98,13 @@ def about(base_url: str, version: str) -> bytes:
 def dynamic_lists(
     base_url: str, now: datetime, lists: Iterable[SearchList], show_qids: bool
 ) -> bytes:
-    """Return DYNAMIC_SEARCH_LIST_OUTPUT for ``lists`` (RESPONSE holds only DATETIME if none)."""
+    """Return DYNAMIC_SEARCH_LIST_OUTPUT for ``lists`` (RESPONSE holds only DATETIME if none).
+
+    Items follow qualysdk's DynamicSearchList (ID, TITLE, GLOBAL Yes/No, OWNER, CREATED,
+    MODIFIED, MODIFIED_BY, QIDS, CRITERIA); ``CRITERIA/CVE_ID`` holds the comma list of CVEs
+    (docs/qualys-2026.md §3.3, seen on 3.0; the same on 2.0 is [unverified]). A list whose
+    CVEs map to no QID has no QIDS element.
+    """
     lines = [
         doctype(
             "DYNAMIC_SEARCH_LIST_OUTPUT",
@@ -117,26 +125,38 @@ def _dynamic_list(one: SearchList, show_qids: bool) -> str:
         "      <DYNAMIC_LIST>\n",
         f"        <ID>{one.id}</ID>\n",
         f"        <TITLE>{cdata(one.title)}</TITLE>\n",
-        f"        <GLOBAL>{int(one.is_global)}</GLOBAL>\n",
+        f"        <GLOBAL>{'Yes' if one.is_global else 'No'}</GLOBAL>\n",
         f"        <OWNER>{cdata(one.owner)}</OWNER>\n",
         f"        <CREATED>{qdt(one.created)}</CREATED>\n",
-        f"        <LAST_UPDATE>{qdt(one.created)}</LAST_UPDATE>\n",
+        f"        <MODIFIED>{qdt(one.modified)}</MODIFIED>\n",
+        f"        <MODIFIED_BY>{cdata(one.modified_by)}</MODIFIED_BY>\n",
     ]
     if show_qids and one.qids:
         qids = "".join(f"          <QID>{qid}</QID>\n" for qid in one.qids)
         parts.append(f"        <QIDS>\n{qids}        </QIDS>\n")
-    parts.append(
-        "        <CRITERIA>\n"
-        f"          <CVE_IDS>{cdata(','.join(one.cve_ids))}</CVE_IDS>\n"
-        "        </CRITERIA>\n      </DYNAMIC_LIST>\n"
-    )
+    if one.cve_ids:
+        parts.append(
+            "        <CRITERIA>\n"
+            f"          <CVE_ID>{cdata(','.join(one.cve_ids))}</CVE_ID>\n"
+            "        </CRITERIA>\n"
+        )
+    parts.append("      </DYNAMIC_LIST>\n")
     return "".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class KbOptions:
+    """How a KB reply is written: ``details`` (Basic, All, None), the API's major version."""
+
+    details: str = "Basic"
+    major: int = 4
+    facts: Facts | None = None
+
+
 def kb_vulns(
-    base_url: str, now: datetime, vulns: Iterable[KbVuln], details: str
+    base_url: str, now: datetime, vulns: Iterable[KbVuln], options: KbOptions
 ) -> Iterator[bytes]:
-    """Yield KNOWLEDGE_BASE_VULN_LIST_OUTPUT for ``vulns`` (details: Basic, All or None)."""
+    """Yield KNOWLEDGE_BASE_VULN_LIST_OUTPUT for ``vulns``."""
     yield (
         doctype(
             "KNOWLEDGE_BASE_VULN_LIST_OUTPUT",
@@ -149,14 +169,14 @@ def kb_vulns(
         if not opened:
             opened = True
             yield b"    <VULN_LIST>\n"
-        yield _kb_vuln(vuln, details).encode()
+        yield _kb_vuln(vuln, options).encode()
     tail = "    </VULN_LIST>\n" if opened else ""
     yield f"{tail}  </RESPONSE>\n</KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n".encode()
 
 
-def _kb_vuln(v: KbVuln, details: str) -> str:
+def _kb_vuln(v: KbVuln, options: KbOptions) -> str:
     parts = [f"      <VULN>\n        <QID>{v.qid}</QID>\n"]
-    if details == "None":
+    if options.details == "None":
         return parts[0] + "      </VULN>\n"
     parts.append(
         f"        <VULN_TYPE>{escape(v.vuln_type)}</VULN_TYPE>\n"
@@ -168,23 +188,52 @@ def _kb_vuln(v: KbVuln, details: str) -> str:
         f"        <PUBLISHED_DATETIME>{qdt(v.published)}</PUBLISHED_DATETIME>\n"
         f"        <PATCHABLE>{int(v.patchable)}</PATCHABLE>\n"
     )
-    if v.cves:
-        parts.append("        <CVE_LIST>\n")
-        for cve in v.cves:
-            url = f"http://cve.mitre.org/cgi-bin/cvename.cgi?name={cve}"
-            parts.append(
-                f"          <CVE>\n            <ID>{cdata(cve)}</ID>\n"
-                f"            <URL>{cdata(url)}</URL>\n          </CVE>\n"
-            )
-        parts.append("        </CVE_LIST>\n")
-    if details == "All":
+    if options.major >= 3 and v.patchable:
+        parts.append(f"        <PATCH_PUBLISHED_DATE>{qdt(patch_date(v))}</PATCH_PUBLISHED_DATE>\n")
+    parts.append(_kb_cves(v))
+    if options.details == "All":
         parts.append(
             f"        <DIAGNOSIS>{cdata(v.diagnosis)}</DIAGNOSIS>\n"
             f"        <CONSEQUENCE>{cdata(v.consequence)}</CONSEQUENCE>\n"
             f"        <SOLUTION>{cdata(v.solution)}</SOLUTION>\n"
         )
+    if options.major >= 4:
+        parts.append(_cvss_v4(v, options.facts))
     parts.append(
         "        <PCI_FLAG>0</PCI_FLAG>\n"
         "        <DISCOVERY>\n          <REMOTE>1</REMOTE>\n        </DISCOVERY>\n      </VULN>\n"
     )
     return "".join(parts)
+
+
+def patch_date(v: KbVuln) -> datetime:
+    """Return when the vendor patch of a patchable QID came out: after publication, stable."""
+    days = min(v.qid % 21, max(0, (v.last_modified - v.published).days))
+    return v.published + timedelta(days=days)
+
+
+def _kb_cves(v: KbVuln) -> str:
+    if not v.cves:
+        return ""
+    parts = ["        <CVE_LIST>\n"]
+    for cve in v.cves:
+        url = f"http://cve.mitre.org/cgi-bin/cvename.cgi?name={cve}"
+        parts.append(
+            f"          <CVE>\n            <ID>{cdata(cve)}</ID>\n"
+            f"            <URL>{cdata(url)}</URL>\n          </CVE>\n"
+        )
+    parts.append("        </CVE_LIST>\n")
+    return "".join(parts)
+
+
+def _cvss_v4(v: KbVuln, facts: Facts | None) -> str:
+    """Return CVSS_V4 (10.39 API, docs/qualys-2026.md §3.2) before PCI_FLAG, where the KB
+    DTD keeps CVSS and CVSS_V3. [unverified] Its structure is undocumented: BASE and THREAT
+    scores are our choice."""
+    scores = None if facts is None else facts.scores(v.qid)
+    if scores is None:
+        return ""
+    return (
+        f"        <CVSS_V4>\n          <BASE>{scores.cvss4}</BASE>\n"
+        f"          <THREAT>{scores.cvss4_threat}</THREAT>\n        </CVSS_V4>\n"
+    )
