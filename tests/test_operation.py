@@ -84,14 +84,22 @@ def test_zero_hosts_is_success_and_the_list_is_deleted(sim: Sim, cve: str) -> No
     result, hosts = run(sim, cve)
     assert hosts == []
     assert result.summary is not None and result.summary.search_list_deleted
-    assert [f["action"] for f in sim.recorder.forms("search_list")] == ["create", "delete"]
+    assert [f["action"] for f in sim.recorder.forms("search_list")] == ["create", "list", "delete"]
+    # no QID in the list: no detection call; Info-only QIDs: one call that finds no host
+    assert len(sim.recorder.forms("/detection/")) == (0 if cve == NO_QID_CVE else 1)
+    assert result.summary.no_qid is (cve == NO_QID_CVE)
     assert sim.open_lists() == []
 
 
-def test_the_request_sequence_is_create_detections_delete(sim: Sim) -> None:
+def test_the_request_sequence_is_create_read_back_detections_delete(sim: Sim) -> None:
     run(sim)
     paths = [(path.split("/")[-2], form["action"]) for path, form in sim.recorder.requests]
-    assert paths == [("dynamic", "create"), ("detection", "list"), ("dynamic", "delete")]
+    assert paths == [
+        ("dynamic", "create"),
+        ("dynamic", "list"),
+        ("detection", "list"),
+        ("dynamic", "delete"),
+    ]
     create = sim.recorder.forms("search_list")[0]
     assert create["cve_ids"] == LOG4SHELL and create["global"] == "1"
     assert create["title"].startswith("cvesweep CVE-2021-44228 ")

@@ -68,7 +68,14 @@ class Tag:
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One ``HOST/DETECTION_LIST/DETECTION``; Info detections may lack severity and status."""
+    """One ``HOST/DETECTION_LIST/DETECTION``; Info detections may lack severity and status.
+
+    The fields after ``is_disabled`` come from detection 5.0 (and 4.0 for MITRE): ``cves``
+    are the detection's own ``CVE`` elements (or the ``VULN_CVE`` of a CVE detection),
+    ``qds``/``qds_severity`` the Qualys Detection Score (``show_qds=1``), the ``mitre_*``
+    tuples the ATT&CK tactics and techniques, ``detection_sources`` and
+    ``latest_detection_source`` what found it (e.g. "Cloud Agent"). Absent in older replies.
+    """
 
     qid: Qid
     type: str | None = None
@@ -86,6 +93,16 @@ class Detection:
     last_fixed: str | None = None
     is_ignored: bool | None = None
     is_disabled: bool | None = None
+    unique_vuln_id: int | None = None
+    cves: tuple[str, ...] = ()
+    qds: int | None = None
+    qds_severity: str | None = None
+    mitre_tactic_ids: tuple[str, ...] = ()
+    mitre_tactic_names: tuple[str, ...] = ()
+    mitre_technique_ids: tuple[str, ...] = ()
+    mitre_technique_names: tuple[str, ...] = ()
+    detection_sources: tuple[str, ...] = ()
+    latest_detection_source: str | None = None
 
     __reduce__ = _reduce_positionally
 
@@ -147,6 +164,13 @@ class SearchSummary:
     search_list_deleted: bool
     elapsed_s: float
     library: Mapping[str, int] | None = None  # what the run stored, when it stored anything
+    method: str = SearchMethod.SEARCH_LIST.value
+    search_list_qids: tuple[int, ...] | None = None  # None: the method cannot tell
+
+    @property
+    def no_qid(self) -> bool:
+        """True when Qualys put no QID in the CVE's search list: nothing could be checked."""
+        return self.search_list_qids == ()
 
 
 @dataclass(frozen=True, slots=True)

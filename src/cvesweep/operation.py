@@ -1,10 +1,12 @@
 """The "Search for Vulnerable Hosts" operation, step by step as SPEC §1 says.
 
-1. create a temporary dynamic QID search list for the CVE;
-2. list host detections restricted to it, page by page, into an on-disk spool;
-3. delete the search list, always;
-4. map: one detection per QID per host, the exact client-side date filter;
-5. hand the result to the caller, who shows and stores it.
+1. ask Qualys for the hosts of the CVE with the chosen method (:mod:`cvesweep.qualys.methods`):
+   ``search-list`` creates a temporary dynamic QID search list for the CVE, reads its QIDs
+   back, lists host detections restricted to it page by page and deletes it, always;
+   ``cve-detection`` pages through the CVE detection endpoint, no list involved;
+2. hosts go to an on-disk spool as they stream in;
+3. map: one detection per QID per host, the exact client-side date filter;
+4. hand the result to the caller, who shows and stores it.
 """
 
 from __future__ import annotations
@@ -14,15 +16,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from cvesweep.inputs import format_qualys_datetime
-from cvesweep.models import CveId, SearchOptions, SearchResult, SearchSummary
+from cvesweep.models import CveId, SearchMethod, SearchOptions, SearchResult, SearchSummary
 from cvesweep.qualys import searchlists
 from cvesweep.qualys.client import QualysClient
-from cvesweep.qualys.detections import (
-    ProgressCallback,
-    detection_params,
-    fetch_all,
-)
+from cvesweep.qualys.detections import ProgressCallback
+from cvesweep.qualys.methods import SOURCES, PullRequest
 from cvesweep.spool import HostSpool
 
 log = logging.getLogger(__name__)
@@ -35,6 +33,7 @@ def search_vulnerable_hosts(
     cve: CveId,
     options: SearchOptions | None = None,
     *,
+    method: SearchMethod = SearchMethod.SEARCH_LIST,
     truncation_limit: int = DEFAULT_TRUNCATION_LIMIT,
     progress: ProgressCallback | None = None,
     spool_dir: str | None = None,
@@ -43,38 +42,37 @@ def search_vulnerable_hosts(
     """Find every host with an open detection of ``cve`` that passes ``options``.
 
     Returns a SearchResult whose ``hosts`` is a :class:`HostSpool` on disk; the caller
-    closes it (``result.hosts.close()``) when done. The search list is deleted in every
-    outcome. ``on_search_list`` is told of the list as soon as it exists (its ``deleted``
-    flag is final once this function returns or raises). Raises QualysError subclasses;
-    on error nothing is kept.
+    closes it (``result.hosts.close()``) when done. A search list the method creates is
+    deleted in every outcome; ``on_search_list`` is told of it as soon as it exists (its
+    ``deleted`` flag is final once this function returns or raises). The summary's
+    ``search_list_qids`` is ``()`` when Qualys knows no QID for the CVE. Raises QualysError
+    subclasses; on error nothing is kept.
     """
     options = options or SearchOptions()
     started = time.monotonic()
     calls_before = client.api_calls
-    since = format_qualys_datetime(options.since) if options.since else None
+    request = PullRequest(cve, options, truncation_limit, progress, on_search_list, spool_dir)
     spool = HostSpool(spool_dir)
-    qids: set[int] = set()
     try:
-        with searchlists.temporary(client, cve) as search_list:
-            if on_search_list is not None:
-                on_search_list(search_list)
-            params = detection_params(search_list.id, options, truncation_limit)
-            pages = fetch_all(client, params, spool, since=since, progress=progress, qids=qids)
+        pulled = SOURCES[method].pull(client, request, spool)
     except BaseException:
         _close_after_error(spool)
         raise
+    search_list = pulled.search_list
     summary = SearchSummary(
-        hosts=spool.hosts,
-        detections=spool.detections,
-        qids=tuple(sorted(qids)),
-        pages=pages,
+        hosts=pulled.spool.hosts,
+        detections=pulled.spool.detections,
+        qids=pulled.qids,
+        pages=pulled.pages,
         api_calls=client.api_calls - calls_before,
-        search_list_id=search_list.id,
-        search_list_deleted=search_list.deleted,
+        search_list_id=search_list.id if search_list else None,
+        search_list_deleted=search_list.deleted if search_list else False,
         elapsed_s=round(time.monotonic() - started, 3),
+        method=method.value,
+        search_list_qids=pulled.search_list_qids,
     )
     log.info("%s: %d hosts, %d pages", cve, summary.hosts, summary.pages)
-    return SearchResult(cve=cve, options=options, hosts=spool, summary=summary)
+    return SearchResult(cve=cve, options=options, hosts=pulled.spool, summary=summary)
 
 
 def release(result: SearchResult) -> None:

@@ -88,13 +88,18 @@ def _run(
     transport: httpx.BaseTransport | None,
 ) -> RunOutcome:
     started = datetime.now(UTC)
-    parameters = run_parameters(
-        request.options,
-        flags=_flag_dict(request.flags),
-        truncation_limit=settings.truncation_limit,
-        base_url=settings.base_url,
-        username=settings.username,
-    )
+    parameters = {
+        **run_parameters(
+            request.options,
+            flags=_flag_dict(request.flags),
+            truncation_limit=settings.truncation_limit,
+            base_url=settings.base_url,
+            username=settings.username,
+        ),
+        "method": settings.method.value,
+        "auth": settings.auth.value,
+        "api_versions": settings.versions.as_dict(),
+    }
     lists: list[TemporaryList] = []
     try:
         with QualysClient(settings.client_config(), transport=transport) as client:
@@ -102,6 +107,7 @@ def _run(
                 client,
                 request.cve,
                 request.options,
+                method=settings.method,
                 truncation_limit=settings.truncation_limit,
                 progress=_cancellable(progress, cancel),
                 on_search_list=lists.append,

@@ -76,11 +76,23 @@ def test_json_output_follows_the_contract(live_sim, no_config: Path) -> None:  #
         "first_found",
         "last_found",
         "times_found",
+        "unique_vuln_id",
+        "cves",
+        "qds",
+        "qds_severity",
+        "mitre_tactic_ids",
+        "mitre_tactic_names",
+        "mitre_technique_ids",
+        "mitre_technique_names",
+        "detection_sources",
+        "latest_detection_source",
     ]
     summary = data["summary"]
     assert summary["hosts"] == len(data["hosts"]) > 0
     assert summary["search_list_deleted"] is True
-    assert summary["api_calls"] == 3
+    assert summary["api_calls"] == 4  # create, read back, one page, delete
+    assert summary["method"] == "search-list"
+    assert summary["search_list_qids"] and set(summary["qids"]) <= set(summary["search_list_qids"])
     assert live_sim[0].open_lists() == []
 
 
@@ -117,9 +129,42 @@ def test_output_file_is_written_atomically(live_sim, no_config: Path, tmp_path: 
 
 
 def test_zero_hosts_exits_0(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
-    result = search(live_sim, no_config, NO_QID_CVE, "-f", "json")
+    sim, _ = live_sim
+    no_host = next(c for c in sim.fleet.kb.cves() if not sim.fleet.host_count_for_cve(c))
+    result = search(live_sim, no_config, no_host, "-f", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["hosts"] == []
+    data = json.loads(result.stdout)
+    assert data["hosts"] == [] and data["summary"]["search_list_qids"]
+
+
+@pytest.mark.parametrize("output_format", ["table", "json"])
+def test_a_cve_qualys_knows_no_qid_for_exits_5_and_says_so(  # type: ignore[no-untyped-def]
+    live_sim, no_config: Path, output_format: str
+) -> None:
+    result = search(live_sim, no_config, NO_QID_CVE, "-f", output_format)
+    assert result.exit_code == 5, result.output
+    said = f"Qualys knows no QID for {NO_QID_CVE}: no host can be checked for it"
+    assert said in result.stderr
+    assert "No vulnerable hosts found" not in result.stdout
+    if output_format == "json":
+        summary = json.loads(result.stdout)["summary"]
+        assert summary["search_list_qids"] == [] and summary["pages"] == 0
+    else:
+        assert said in " ".join(result.stdout.split())
+    assert live_sim[0].open_lists() == []
+
+
+def test_method_cve_detection_finds_the_same_hosts(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    listed = search(live_sim, no_config, LOG4SHELL, "-f", "json")
+    direct = search(live_sim, no_config, LOG4SHELL, "-f", "json", "--method", "cve-detection")
+    assert listed.exit_code == direct.exit_code == 0, direct.output
+    hosts = [json.loads(r.stdout)["hosts"] for r in (listed, direct)]
+    assert [[(h["id"], [d["qid"] for d in h["detections"]]) for h in x] for x in hosts] == [
+        [(h["id"], [d["qid"] for d in h["detections"]]) for h in hosts[0]]
+    ] * 2
+    summary = json.loads(direct.stdout)["summary"]
+    assert summary["method"] == "cve-detection" and summary["search_list_id"] is None
+    assert summary["search_list_qids"] is None
 
 
 @pytest.mark.parametrize(
@@ -128,6 +173,7 @@ def test_zero_hosts_exits_0(live_sim, no_config: Path) -> None:  # type: ignore[
         (["CVE-21-44228"], "CVE-ID"),
         (["log4shell"], "CVE-ID"),
         (["CVE-2021-123"], "CVE-ID"),
+        ([LOG4SHELL, "--method", "quick"], "--method"),
         ([LOG4SHELL, "--ips", "10.0.0.256"], "--ips"),
         ([LOG4SHELL, "--ips", "10.0.0.9-10.0.0.1"], "--ips"),
         ([LOG4SHELL, "--ips", "10.0.0.0/33"], "--ips"),

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -90,6 +91,13 @@ def render(fmt: OutputFormat, res: SearchResult) -> str:
     return stream.getvalue()
 
 
+# The detection 5.0 keys of a detection that has none of them (an older reply).
+NO_V5 = {
+    "unique_vuln_id": None, "cves": [], "qds": None, "qds_severity": None,
+    "mitre_tactic_ids": [], "mitre_tactic_names": [], "mitre_technique_ids": [],
+    "mitre_technique_names": [], "detection_sources": [], "latest_detection_source": None,
+}  # fmt: skip
+
 EXPECTED_JSON = {
     "cve": "CVE-2021-44228",
     "filters": {
@@ -106,10 +114,10 @@ EXPECTED_JSON = {
             "detections": [
                 {"qid": 376157, "type": "Confirmed", "severity": 5, "status": "Active",
                  "port": 443, "protocol": "tcp", "first_found": "2021-12-11T10:00:00Z",
-                 "last_found": "2024-06-07T07:58:23Z", "times_found": 12},
+                 "last_found": "2024-06-07T07:58:23Z", "times_found": 12, **NO_V5},
                 {"qid": 376160, "type": "Potential", "severity": 3, "status": "New",
                  "port": None, "protocol": None, "first_found": "2024-01-01T00:00:00Z",
-                 "last_found": "2024-05-01T00:00:00Z", "times_found": 1},
+                 "last_found": "2024-05-01T00:00:00Z", "times_found": 1, **NO_V5},
             ],
         },
         {
@@ -118,15 +126,42 @@ EXPECTED_JSON = {
             "tags": [],
             "detections": [
                 {"qid": 376157, "type": "Info", "severity": None, "status": None, "port": None,
-                 "protocol": None, "first_found": None, "last_found": None, "times_found": None},
+                 "protocol": None, "first_found": None, "last_found": None, "times_found": None,
+                 **NO_V5},
             ],
         },
     ],
     "summary": {
         "hosts": 2, "detections": 3, "qids": [376157, 376160], "pages": 1, "api_calls": 3,
         "search_list_id": 4242, "search_list_deleted": True, "elapsed_s": 1.235,
+        "method": "search-list", "search_list_qids": None,
     },
 }  # fmt: skip
+
+V5_DETECTION = Detection(
+    Qid(376157), "Confirmed", 5, "Active", unique_vuln_id=9123456789,
+    cves=("CVE-2021-44228", "CVE-2021-45046"), qds=95, qds_severity="CRITICAL",
+    mitre_tactic_ids=("TA0001",), mitre_tactic_names=("Initial Access",),
+    mitre_technique_ids=("T1190",), mitre_technique_names=("Exploit Public-Facing Application",),
+    detection_sources=("Cloud Agent", "Internal Scanner"), latest_detection_source="Cloud Agent",
+)  # fmt: skip
+
+
+def test_detection_5_facts_reach_json_and_csv() -> None:
+    v5_host = replace(WEB, detections=(V5_DETECTION,))
+    record = json.loads(render(OutputFormat.JSON, result([v5_host])))["hosts"][0]["detections"][0]
+    assert record["cves"] == ["CVE-2021-44228", "CVE-2021-45046"]
+    assert (record["qds"], record["qds_severity"], record["unique_vuln_id"]) == (
+        95,
+        "CRITICAL",
+        9123456789,
+    )
+    assert record["mitre_technique_ids"] == ["T1190"]
+    assert record["detection_sources"] == ["Cloud Agent", "Internal Scanner"]
+    (row,) = csv.DictReader(io.StringIO(render(OutputFormat.CSV, result([v5_host]))))
+    assert row["cves"] == "CVE-2021-44228; CVE-2021-45046"
+    assert (row["qds"], row["latest_detection_source"]) == ("95", "Cloud Agent")
+    assert row["mitre_tactic_names"] == "Initial Access"
 
 
 def test_every_format_is_written() -> None:
@@ -195,15 +230,17 @@ def test_hosts_are_iterated_once_lazily(fmt: OutputFormat) -> None:
 EXPECTED_CSV = [
     ["host_id", "ip", "ipv6", "dns", "netbios", "os", "tracking_method", "last_scan", "tags",
      "qid", "type", "severity", "status", "port", "protocol", "first_found", "last_found",
-     "times_found"],
+     "times_found", "unique_vuln_id", "cves", "qds", "qds_severity", "mitre_tactic_ids",
+     "mitre_tactic_names", "mitre_technique_ids", "mitre_technique_names", "detection_sources",
+     "latest_detection_source"],
     ["101", "10.0.0.1", "", "web01.example.com", "WEB01", "'=cmd|' /C calc'!A0", "IP",
      "2024-06-07T07:58:23Z", "DMZ; +Prod", "376157", "Confirmed", "5", "Active", "443", "tcp",
-     "2021-12-11T10:00:00Z", "2024-06-07T07:58:23Z", "12"],
+     "2021-12-11T10:00:00Z", "2024-06-07T07:58:23Z", "12", *[""] * 10],
     ["101", "10.0.0.1", "", "web01.example.com", "WEB01", "'=cmd|' /C calc'!A0", "IP",
      "2024-06-07T07:58:23Z", "DMZ; +Prod", "376160", "Potential", "3", "New", "", "",
-     "2024-01-01T00:00:00Z", "2024-05-01T00:00:00Z", "1"],
+     "2024-01-01T00:00:00Z", "2024-05-01T00:00:00Z", "1", *[""] * 10],
     ["205", "", "2001:db8::5", "'@v6.example.com", "[bold]NB", "", "", "", "", "376157",
-     "Info", "", "", "", "", "", "", ""],
+     "Info", "", "", "", "", "", "", "", *[""] * 10],
 ]  # fmt: skip
 
 
@@ -238,7 +275,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_get_an_apostrophe(os_name: str, 
 def test_csv_host_without_detections_gets_one_row_with_empty_detection_columns() -> None:
     host = Host(id=HostId(9), ip="10.0.0.9")
     rows = list(csv.reader(io.StringIO(render(OutputFormat.CSV, result([host])))))
-    assert rows[1] == ["9", "10.0.0.9"] + [""] * 16
+    assert rows[1] == ["9", "10.0.0.9"] + [""] * 26
 
 
 def test_table_shows_each_host_and_its_detections() -> None:
@@ -278,6 +315,7 @@ def test_table_summary_block() -> None:
         "Hosts 2",
         "Detections 3",
         "QIDs 376157, 376160",
+        "Method search-list",
         "Pages 1",
         "API calls 3",
         "Search list id 4242, created: yes, deleted: yes",

@@ -1,4 +1,4 @@
-"""Schema versions: a version 1 library is upgraded on open; a newer one is refused."""
+"""Schema versions: version 1 and 2 libraries are upgraded on open; a newer one is refused."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ from sqlalchemy import inspect, select
 
 from cvesweep.errors import LibraryError
 from cvesweep.library import Library
-from cvesweep.library.schema import SCHEMA_VERSION, V2_INDEXES, findings, meta, objects
+from cvesweep.library.schema import (
+    SCHEMA_VERSION,
+    V2_INDEXES,
+    V3_FINDING_COLUMNS,
+    findings,
+    meta,
+    objects,
+)
 from tests.library.conftest import detection, dump, host, ingest, rows
 
 V1_DDL = Path(__file__).parent / "data" / "schema_v1.sql"
+V2_DDL = Path(__file__).parent / "data" / "schema_v2.sql"
 
 # A small version 1 library as the first release wrote it: a CVE, an asset, a finding.
 V1_DATA = """
@@ -38,6 +46,44 @@ def make_v1_library(path: Path) -> str:
         connection.executescript(V1_DDL.read_text() + V1_DATA)
     connection.close()
     return f"sqlite:///{path}"
+
+
+def make_v2_library(path: Path) -> str:
+    with sqlite3.connect(path) as connection:
+        connection.executescript(V2_DDL.read_text() + V1_DATA)  # v1 rows fit v2 unchanged
+    connection.close()
+    return f"sqlite:///{path}"
+
+
+def finding_columns(library: Library) -> set[str]:
+    return {column["name"] for column in inspect(library.engine).get_columns("findings")}
+
+
+@pytest.mark.parametrize("make", [make_v1_library, make_v2_library], ids=["v1", "v2"])
+def test_old_library_gains_the_detection_5_columns_and_keeps_its_finding(
+    tmp_path: Path, make: object
+) -> None:
+    url = make(tmp_path / "old.db")  # type: ignore[operator]
+    with Library.open(url) as library:
+        assert set(V3_FINDING_COLUMNS) <= finding_columns(library)
+        assert rows(library.engine, select(meta.c.value)) == [(str(SCHEMA_VERSION),)]
+        old = rows(library.engine, select(findings.c.qid, findings.c.severity, findings.c.qds))
+        assert old == [(100, 5, None)]
+        fresh = detection(100, qds=88, qds_severity="HIGH", cves=("CVE-2021-44228",))
+        stats = ingest(library, [host(1, "10.0.0.1", detections=[fresh])])
+        assert stats.findings_updated == 1
+        query = select(findings.c.qds, findings.c.qds_severity, findings.c.cves)
+        assert rows(library.engine, query) == [(88, "HIGH", "CVE-2021-44228")]
+
+
+def test_version_2_file_really_lacks_the_version_3_columns(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    make_v2_library(path)
+    with sqlite3.connect(path) as connection:
+        names = {row[1] for row in connection.execute("PRAGMA table_info(findings)")}
+        version = connection.execute("SELECT value FROM meta").fetchone()
+    connection.close()
+    assert names.isdisjoint(V3_FINDING_COLUMNS) and version == ("2",)
 
 
 def set_version(path: Path, version: str) -> None:

@@ -15,6 +15,9 @@ HOST_COLUMNS = (
 DETECTION_COLUMNS = (
     "qid", "type", "severity", "status", "port", "protocol",
     "first_found", "last_found", "times_found",
+    "unique_vuln_id", "cves", "qds", "qds_severity", "mitre_tactic_ids", "mitre_tactic_names",
+    "mitre_technique_ids", "mitre_technique_names", "detection_sources",
+    "latest_detection_source",
 )  # fmt: skip
 COLUMNS = HOST_COLUMNS + DETECTION_COLUMNS
 TAG_SEPARATOR = "; "
@@ -48,7 +51,12 @@ def host_rows(host: Host) -> Iterator[list[object]]:
         yield host_cells + [""] * len(DETECTION_COLUMNS)
     for detection in host.detections:
         found = detection_record(detection)
-        yield host_cells + [_cell(found[name]) for name in DETECTION_COLUMNS]
+        yield host_cells + [_cell(_joined(found[name])) for name in DETECTION_COLUMNS]
+
+
+def _joined(value: object) -> object:
+    """A list cell (CVEs, MITRE ids, sources) as one ``; ``-separated string."""
+    return TAG_SEPARATOR.join(map(str, value)) if isinstance(value, list) else value
 
 
 def _cell(value: object) -> object:

@@ -54,7 +54,10 @@ def host_record(host: Host) -> dict[str, object]:
 
 
 def detection_record(detection: Detection) -> dict[str, object]:
-    """Return the contract's detection object (the listed keys only)."""
+    """Return the contract's detection object (the listed keys only).
+
+    The keys after ``times_found`` come from detection 5.0 (null or [] when Qualys gave none).
+    """
     return {
         "qid": int(detection.qid),
         "type": detection.type,
@@ -65,6 +68,16 @@ def detection_record(detection: Detection) -> dict[str, object]:
         "first_found": detection.first_found,
         "last_found": detection.last_found,
         "times_found": detection.times_found,
+        "unique_vuln_id": detection.unique_vuln_id,
+        "cves": list(detection.cves),
+        "qds": detection.qds,
+        "qds_severity": detection.qds_severity,
+        "mitre_tactic_ids": list(detection.mitre_tactic_ids),
+        "mitre_tactic_names": list(detection.mitre_tactic_names),
+        "mitre_technique_ids": list(detection.mitre_technique_ids),
+        "mitre_technique_names": list(detection.mitre_technique_names),
+        "detection_sources": list(detection.detection_sources),
+        "latest_detection_source": detection.latest_detection_source,
     }
 
 
@@ -81,6 +94,11 @@ def summary_record(summary: SearchSummary | None) -> dict[str, object] | None:
         "search_list_id": summary.search_list_id,
         "search_list_deleted": summary.search_list_deleted,
         "elapsed_s": round(summary.elapsed_s, 3),
+        "method": summary.method,
+        # [] = Qualys knows no QID for the CVE (nothing could be checked); null = not known
+        "search_list_qids": None
+        if summary.search_list_qids is None
+        else list(summary.search_list_qids),
     }
     if summary.library is not None:  # an extension of the contract: what the run stored
         record["library"] = dict(summary.library)

@@ -188,7 +188,11 @@ def has(link: ExportLink) -> Any:
 
 
 def finding_record(finding: FindingRecord) -> dict[str, object]:
-    """Return the ``x_cvesweep_findings`` item of a finding; unknown facts are left out."""
+    """Return the ``x_cvesweep_findings`` item of a finding; unknown facts are left out.
+
+    The detection 5.0 facts (unique id, QDS, the detection's CVEs, MITRE ATT&CK tactics and
+    techniques, detection sources) appear only when Qualys gave them.
+    """
     record: dict[str, object] = {
         "qid": finding.qid,
         "severity": finding.severity,
@@ -197,8 +201,18 @@ def finding_record(finding: FindingRecord) -> dict[str, object]:
         "first_found": finding.first_found,
         "last_found": finding.last_found,
         "last_scan": finding.last_scan,
+        "unique_vuln_id": finding.unique_vuln_id,
+        "qds": finding.qds,
+        "qds_severity": finding.qds_severity,
+        "cves": list(finding.cves),
+        "mitre_tactic_ids": list(finding.mitre_tactic_ids),
+        "mitre_tactic_names": list(finding.mitre_tactic_names),
+        "mitre_technique_ids": list(finding.mitre_technique_ids),
+        "mitre_technique_names": list(finding.mitre_technique_names),
+        "detection_sources": list(finding.detection_sources),
+        "latest_detection_source": finding.latest_detection_source,
     }
-    return {key: value for key, value in record.items() if value is not None}
+    return {key: value for key, value in record.items() if value not in (None, [])}
 
 
 def _consists_of(asset: ExportAsset, address: Any) -> Any:

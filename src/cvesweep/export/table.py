@@ -65,9 +65,27 @@ def write_table(result: SearchResult, stream: TextIO) -> None:
         console.print(_table(batch, console.width, header=first))
         first = False
     if first:
-        console.print("No vulnerable hosts found.")
+        console.print(no_hosts_message(result))
     console.print()
     _print_summary(console, result, counts)
+
+
+def no_hosts_message(result: SearchResult) -> str:
+    """What an empty result means: no vulnerable host, or nothing could be checked at all."""
+    summary = result.summary
+    if summary is not None and summary.no_qid:
+        return no_qid_message(result.cve)
+    if summary is not None and summary.search_list_qids is None:
+        return (
+            f"No vulnerable hosts found. (The {summary.method} method cannot tell whether "
+            f"Qualys knows a QID for {result.cve}; --method search-list can.)"
+        )
+    return "No vulnerable hosts found."
+
+
+def no_qid_message(cve: str) -> str:
+    """The message for a CVE Qualys has no QID for (not an all-clear)."""
+    return f"Qualys knows no QID for {cve}: no host can be checked for it; is the CVE id right?"
 
 
 def write_summary(result: SearchResult, stream: TextIO) -> None:
@@ -169,15 +187,22 @@ def summary_rows(result: SearchResult, counts: _Counts | None = None) -> list[tu
         ("Hosts", str(summary.hosts)),
         ("Detections", str(summary.detections)),
         ("QIDs", ", ".join(map(str, summary.qids)) or "none"),
+        ("Method", summary.method),
         ("Pages", str(summary.pages)),
         ("API calls", str(summary.api_calls)),
         ("Search list", f"id {summary.search_list_id}, created: yes, deleted: {deleted}"
-         if listed else "not created"),
+         + _list_qids(summary.search_list_qids) if listed else "not created"),
         ("Time", f"{summary.elapsed_s:.2f} s"),
     ]  # fmt: skip
     if summary.library is not None:
         rows.append(("Library", describe_stored(summary.library)))
     return rows
+
+
+def _list_qids(qids: tuple[int, ...] | None) -> str:
+    if qids is None:
+        return ""
+    return f", QIDs in it: {len(qids)}" if qids else ", QIDs in it: none"
 
 
 def describe_stored(stored: Mapping[str, int]) -> str:

@@ -48,8 +48,19 @@ FINDING_FIELDS = (
     "times_found",
     "last_scan",
     "qualys_host_id",
+    "unique_vuln_id",
+    "cves",
+    "qds",
+    "qds_severity",
+    "mitre_tactic_ids",
+    "mitre_tactic_names",
+    "mitre_technique_ids",
+    "mitre_technique_names",
+    "detection_sources",
+    "latest_detection_source",
 )
 FindingFacts = tuple[int | str | None, ...]
+LIST_SEPARATOR = ","  # the finding columns holding lists (cves, mitre_*, detection_sources)
 
 
 def asset_value(host: Host) -> str | None:
@@ -96,7 +107,21 @@ def finding_facts(host: Host, detection: Detection) -> FindingFacts:
         detection.times_found,
         host.last_scan,
         int(host.id),
+        detection.unique_vuln_id,
+        _joined(detection.cves),
+        detection.qds,
+        detection.qds_severity,
+        _joined(detection.mitre_tactic_ids),
+        _joined(detection.mitre_tactic_names),
+        _joined(detection.mitre_technique_ids),
+        _joined(detection.mitre_technique_names),
+        _joined(detection.detection_sources),
+        detection.latest_detection_source,
     )
+
+
+def _joined(values: tuple[str, ...]) -> str | None:
+    return LIST_SEPARATOR.join(values) if values else None
 
 
 def finding_attributes(

@@ -5,7 +5,9 @@ from version N to N+1, applied in one transaction with the version bump, so a li
 never left half-upgraded. History:
 
 * version 1 — the first schema (every table of :mod:`cvesweep.library.schema`);
-* version 2 — the lookup indexes of :data:`cvesweep.library.schema.V2_INDEXES`.
+* version 2 — the lookup indexes of :data:`cvesweep.library.schema.V2_INDEXES`;
+* version 3 — the detection 5.0 finding columns of
+  :data:`cvesweep.library.schema.V3_FINDING_COLUMNS` (``ALTER TABLE … ADD COLUMN``, nullable).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from sqlalchemy import Connection, Engine, inspect, select, update
 
 from cvesweep.errors import LibraryError
 from cvesweep.library.database import display_url, writer_options
-from cvesweep.library.schema import SCHEMA_VERSION, V2_INDEXES, meta, metadata
+from cvesweep.library.schema import (
+    SCHEMA_VERSION,
+    V2_INDEXES,
+    V3_FINDING_COLUMNS,
+    findings,
+    meta,
+    metadata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +38,20 @@ def _v1_to_v2(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
-UPGRADES: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+def _v2_to_v3(connection: Connection) -> None:
+    present = {column["name"] for column in inspect(connection).get_columns(findings.name)}
+    preparer = connection.dialect.identifier_preparer
+    for name in V3_FINDING_COLUMNS:
+        if name in present:
+            continue
+        column = findings.c[name]
+        kind = column.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(
+            f"ALTER TABLE {preparer.quote(findings.name)} ADD COLUMN {preparer.quote(name)} {kind}"
+        )
+
+
+UPGRADES: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def ensure_schema(engine: Engine, url: str) -> int:

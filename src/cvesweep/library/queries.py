@@ -31,11 +31,12 @@ from sqlalchemy import (
 
 from cvesweep.errors import InputError
 from cvesweep.library.database import library_errors
-from cvesweep.library.mapping import HOSTNAME
+from cvesweep.library.mapping import HOSTNAME, LIST_SEPARATOR
 from cvesweep.library.schema import (
     KIND_ASSET,
     KIND_INDICATOR,
     TYPE_CVE,
+    V3_FINDING_COLUMNS,
     attributes,
     findings,
     object_sources,
@@ -60,6 +61,16 @@ class FindingRecord:
     first_found: str | None = None
     last_found: str | None = None
     last_scan: str | None = None
+    unique_vuln_id: int | None = None
+    qds: int | None = None
+    qds_severity: str | None = None
+    cves: tuple[str, ...] = ()
+    mitre_tactic_ids: tuple[str, ...] = ()
+    mitre_tactic_names: tuple[str, ...] = ()
+    mitre_technique_ids: tuple[str, ...] = ()
+    mitre_technique_names: tuple[str, ...] = ()
+    detection_sources: tuple[str, ...] = ()
+    latest_detection_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +532,7 @@ def _findings_query(where: ColumnElement[bool]) -> Select[Any]:
             f.first_found,
             f.last_found,
             f.last_scan,
+            *(f[name] for name in V3_FINDING_COLUMNS),
             f.updated_at,
         )
         .join(asset, asset.c.id == f.asset_id)
@@ -533,5 +545,14 @@ def _findings_query(where: ColumnElement[bool]) -> Select[Any]:
 def _finding(row: Any) -> FindingRecord:
     return FindingRecord(
         row.asset, row.cve, row.qid, row.severity, row.status, row.type,
-        row.first_found, row.last_found, row.last_scan,
+        row.first_found, row.last_found, row.last_scan, row.unique_vuln_id, row.qds,
+        row.qds_severity, _split(row.cves), _split(row.mitre_tactic_ids),
+        _split(row.mitre_tactic_names), _split(row.mitre_technique_ids),
+        _split(row.mitre_technique_names), _split(row.detection_sources),
+        row.latest_detection_source,
     )  # fmt: skip
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    """A list column (comma-separated, see mapping.LIST_SEPARATOR) as a tuple."""
+    return tuple(text.split(LIST_SEPARATOR)) if text else ()

@@ -1,4 +1,4 @@
-"""The threat library's tables (SQLAlchemy Core metadata), schema version 2.
+"""The threat library's tables (SQLAlchemy Core metadata), schema version 3.
 
 The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other modules
 (queries, exports) read them.
@@ -25,7 +25,11 @@ The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other mo
                     with object_a_id < object_b_id; unique (object_a_id, object_b_id).
 ``findings``        id, asset_id, cve_id (both → objects.id), qid; severity, status, type,
                     port, protocol, first_found, last_found, times_found, last_scan,
-                    qualys_host_id; first_seen_at, updated_at (our clock);
+                    qualys_host_id; from detection 5.0 (version 3): unique_vuln_id,
+                    cves, qds, qds_severity, mitre_tactic_ids, mitre_tactic_names,
+                    mitre_technique_ids, mitre_technique_names, detection_sources,
+                    latest_detection_source (lists as comma-separated text, unbounded);
+                    first_seen_at, updated_at (our clock);
                     unique (asset_id, cve_id, qid). Qualys datetimes are kept as Qualys
                     gives them, ``YYYY-MM-DDTHH:MM:SSZ`` text (string order = time order).
 ``runs``            id, cve, started_at, finished_at, outcome ("success" | "failed" |
@@ -36,7 +40,8 @@ The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other mo
 
 Our own timestamps are timezone-aware UTC datetimes (:class:`UTCDateTime` stores naive
 UTC and gives back aware UTC on every backend). Version 2 added the lookup indexes listed
-in :data:`V2_INDEXES` (see :mod:`cvesweep.library.migrations`).
+in :data:`V2_INDEXES`, version 3 the finding columns of :data:`V3_FINDING_COLUMNS` (see
+:mod:`cvesweep.library.migrations`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -60,7 +66,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 KIND_INDICATOR = "indicator"
 KIND_ASSET = "asset"
@@ -183,6 +189,16 @@ findings = Table(
     Column("times_found", Integer, nullable=True),
     Column("last_scan", String(20), nullable=True),
     Column("qualys_host_id", Integer, nullable=True),
+    Column("unique_vuln_id", BigInteger, nullable=True),
+    Column("cves", Text, nullable=True),
+    Column("qds", Integer, nullable=True),
+    Column("qds_severity", Text, nullable=True),
+    Column("mitre_tactic_ids", Text, nullable=True),
+    Column("mitre_tactic_names", Text, nullable=True),
+    Column("mitre_technique_ids", Text, nullable=True),
+    Column("mitre_technique_names", Text, nullable=True),
+    Column("detection_sources", Text, nullable=True),
+    Column("latest_detection_source", Text, nullable=True),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("asset_id", "cve_id", "qid"),
@@ -221,4 +237,18 @@ V2_INDEXES = (
     Index("ix_relationships_object_b_id", relationships.c.object_b_id),
     Index("ix_tags_name", tags.c.name),
     Index("ix_runs_cve_started_at", runs.c.cve, runs.c.started_at),
+)
+
+# Added by schema version 3: what detection 5.0 says of a finding (all nullable).
+V3_FINDING_COLUMNS = (
+    "unique_vuln_id",
+    "cves",
+    "qds",
+    "qds_severity",
+    "mitre_tactic_ids",
+    "mitre_tactic_names",
+    "mitre_technique_ids",
+    "mitre_technique_names",
+    "detection_sources",
+    "latest_detection_source",
 )

@@ -195,24 +195,27 @@ class QualysClient:
 
     @contextmanager
     def stream(
-        self, path: str, data: Mapping[str, str], attempts: Attempts
+        self, path: str, data: Mapping[str, str], attempts: Attempts, *, method: str = "POST"
     ) -> Iterator[httpx.Response]:
-        """Open a POST whose successful (2xx) reply the caller streams, then close it.
+        """Open a call whose successful (2xx) reply the caller streams, then close it.
 
+        ``method`` GET sends ``data`` as the query string (for endpoints seen only with GET).
         Errors before the body (limits, 5xx, 4xx) are handled as in :meth:`post`; a failure
         while the caller reads the body is the caller's to retry with ``attempts``.
         """
-        response = self.open(path, data, attempts)
+        response = self.open(path, data, attempts, method=method)
         try:
             yield response
         finally:
             response.close()
 
-    def open(self, path: str, data: Mapping[str, str], attempts: Attempts) -> httpx.Response:
+    def open(
+        self, path: str, data: Mapping[str, str], attempts: Attempts, *, method: str = "POST"
+    ) -> httpx.Response:
         """Send until a 2xx reply arrives (retrying and waiting per the policy); return it open."""
         while True:
             try:
-                response = self._send(path, data, attempts.call)
+                response = self._send(path, data, attempts.call, method)
             except TransientError as error:
                 attempts.retry_after_failure(error)
                 continue
@@ -227,10 +230,15 @@ class QualysClient:
                 response.close()
             attempts.wait_for_limit(limited, seconds)
 
-    def _send(self, path: str, data: Mapping[str, str], call: str) -> httpx.Response:
-        request = self._http.build_request("POST", path, data=dict(data))
+    def _send(
+        self, path: str, data: Mapping[str, str], call: str, method: str = "POST"
+    ) -> httpx.Response:
+        if method == "GET":
+            request = self._http.build_request("GET", path, params=dict(data))
+        else:
+            request = self._http.build_request("POST", path, data=dict(data))
         self.api_calls += 1
-        log.debug("POST %s (%s)", path, call)
+        log.debug("%s %s (%s)", method, path, call)
         try:
             return self._http.send(request, stream=True)
         except httpx.HTTPError as exc:

@@ -13,11 +13,28 @@ from cvesweep.errors import QualysError, QualysResponseError
 from cvesweep.inputs import format_qualys_datetime
 from cvesweep.models import Detection, Host, SearchOptions
 from cvesweep.qualys.client import Attempts, QualysClient, TransientError, iter_body
-from cvesweep.qualys.endpoints import Endpoint
-from cvesweep.qualys.xml import DetectionParser, PageEnd
+from cvesweep.qualys.endpoints import ApiVersions, Endpoint
+from cvesweep.qualys.xml import CVE_DETECTIONS, DETECTIONS, DetectionParser, PageEnd, ReplyKind
 from cvesweep.spool import HostSpool
 
 CALL = "detection request"
+
+
+@dataclass(frozen=True, slots=True)
+class Pull:
+    """Which detection endpoint a paged pull calls, how, and which reply it parses."""
+
+    endpoint: Endpoint
+    kind: ReplyKind
+    call: str
+    method: str = "POST"  # POST: long IP lists would overflow a URL
+
+
+DETECTION_PULL = Pull(Endpoint.DETECTION, DETECTIONS, CALL)
+# GET: the only client seen calling it (qualysdk) uses GET; POST is undocumented [unverified].
+CVE_DETECTION_PULL = Pull(
+    Endpoint.CVE_DETECTION, CVE_DETECTIONS, "CVE detection request", method="GET"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,24 +49,43 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def detection_params(list_id: int, options: SearchOptions, truncation_limit: int) -> dict[str, str]:
-    """The POST form of a detection request for a search list and the filters (SPEC §2)."""
+def detection_params(
+    list_id: int,
+    options: SearchOptions,
+    truncation_limit: int,
+    versions: ApiVersions | None = None,
+) -> dict[str, str]:
+    """The POST form of a detection request for a search list and the filters (SPEC §2).
+
+    Asks for what detection 5.0 adds (QDS, MITRE ATT&CK, detection sources); a parameter the
+    configured version does not take is left out (``ApiVersions.supported``).
+    """
     params = {
         "action": "list",
         "include_search_list_ids": str(list_id),
         "show_tags": "1",
         "show_results": "0",
+        "show_qds": "1",
+        "mitre_attack_details": "1",
+        "vuln_detection_source": "1",
         "truncation_limit": str(truncation_limit),
+        **host_filter_params(options),
     }
-    if options.ips:
-        params["ips"] = ",".join(options.ips)
     if options.min_severity is not None:
         params["severities"] = f"{options.min_severity}-5"
+    if options.since is not None:
+        params["detection_last_tested_since"] = format_qualys_datetime(options.since)
+    return (versions or ApiVersions()).supported(Endpoint.DETECTION, params)
+
+
+def host_filter_params(options: SearchOptions) -> dict[str, str]:
+    """The host filters (IPs, asset groups) as Qualys parameters, shared by every endpoint."""
+    params: dict[str, str] = {}
+    if options.ips:
+        params["ips"] = ",".join(options.ips)
     if options.asset_groups:
         key = "ag_ids" if all(g.isdigit() for g in options.asset_groups) else "ag_titles"
         params[key] = ",".join(options.asset_groups)
-    if options.since is not None:
-        params["detection_last_tested_since"] = format_qualys_datetime(options.since)
     return params
 
 
@@ -61,8 +97,12 @@ def refine(host: Host, since: str | None) -> Host | None:
         if since is not None and (det.last_found is None or det.last_found < since):
             continue
         kept = best.get(det.qid)
-        if kept is None or (det.last_found or "") > (kept.last_found or ""):
+        if kept is None:
             best[det.qid] = det
+            continue
+        latest = det if (det.last_found or "") > (kept.last_found or "") else kept
+        cves = tuple(sorted({*kept.cves, *det.cves}))  # CVE detection: one item per CVE
+        best[det.qid] = latest if latest.cves == cves else replace(latest, cves=cves)
     if not best:
         return None
     detections = tuple(best[qid] for qid in sorted(best))
@@ -76,6 +116,7 @@ def fetch_all(
     params: dict[str, str],
     spool: HostSpool,
     *,
+    pull: Pull = DETECTION_PULL,
     since: str | None = None,
     progress: ProgressCallback | None = None,
     qids: set[int] | None = None,
@@ -89,7 +130,7 @@ def fetch_all(
     while True:
         page_params = dict(params) if id_min is None else {**params, "id_min": str(id_min)}
         page_qids: set[int] = set()
-        end = _fetch_page(client, page_params, spool, since, progress, pages, page_qids)
+        end = _fetch_page(client, pull, page_params, spool, since, progress, pages, page_qids)
         if qids is not None:
             qids.update(page_qids)
         pages += 1
@@ -99,15 +140,16 @@ def fetch_all(
         next_id = end.truncation.next_id_min
         if next_id is None or (id_min is not None and next_id <= id_min):
             raise QualysResponseError(
-                f"Qualys truncated the {CALL} without a usable next id_min "
+                f"Qualys truncated the {pull.call} without a usable next id_min "
                 f"(URL {end.truncation.url!r})",
-                call=CALL,
+                call=pull.call,
             )
         id_min = next_id
 
 
 def _fetch_page(
     client: QualysClient,
+    pull: Pull,
     params: dict[str, str],
     spool: HostSpool,
     since: str | None,
@@ -115,14 +157,17 @@ def _fetch_page(
     pages: int,
     qids: set[int],
 ) -> PageEnd:
-    attempts = Attempts(client, CALL)
+    attempts = Attempts(client, pull.call)
+    path = client.path(pull.endpoint)
     while True:
         mark = spool.mark()
         try:
-            with client.stream(client.path(Endpoint.DETECTION), params, attempts) as response:
+            with client.stream(path, params, attempts, method=pull.method) as response:
                 _report(progress, pages, spool)  # the page started: a chance to cancel
-                parser = DetectionParser(call=CALL, http_status=response.status_code)
-                for chunk in iter_body(response, CALL):
+                parser = DetectionParser(
+                    call=pull.call, http_status=response.status_code, kind=pull.kind
+                )
+                for chunk in iter_body(response, pull.call):
                     _keep(parser.feed(chunk), spool, since, progress, pages, qids)
                 return parser.close()
         except (TransientError, QualysResponseError) as error:

@@ -52,6 +52,7 @@ class EndpointSpec:
     default: str
     lifecycle: Mapping[str, Lifecycle]
     dropped: Mapping[str, frozenset[str]] = field(default_factory=dict)  # version → params
+    introduced: Mapping[str, str] = field(default_factory=dict)  # param → first version
 
     @property
     def versions(self) -> tuple[str, ...]:
@@ -75,6 +76,7 @@ ENDPOINTS: Mapping[Endpoint, EndpointSpec] = {
             "5.0",
             {**_OLD_EOL, "4.0": Lifecycle.END_OF_LIFE, "5.0": Lifecycle.CURRENT},
             {"3.0": _ARF, "4.0": _ARF, "5.0": _ARF},
+            {"mitre_attack_details": "4.0", "vuln_detection_source": "5.0"},
         ),
         EndpointSpec(
             Endpoint.KNOWLEDGE_BASE,
@@ -124,6 +126,10 @@ def parse_version(endpoint: Endpoint, value: object, *, field: str) -> str:
     return text
 
 
+def _number(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 @dataclass(frozen=True, slots=True)
 class ApiVersions:
     """The version used for each endpoint; the defaults are what Qualys serves on 2026-12-01."""
@@ -159,9 +165,16 @@ class ApiVersions:
         ]
 
     def supported(self, endpoint: Endpoint, params: Mapping[str, str]) -> dict[str, str]:
-        """``params`` without those the chosen version of ``endpoint`` no longer takes."""
-        dropped = ENDPOINTS[endpoint].dropped.get(self.version(endpoint), frozenset())
-        return {name: value for name, value in params.items() if name not in dropped}
+        """``params`` without those the chosen version of ``endpoint`` does not take (dropped
+        by it or an earlier version, or introduced by a later one)."""
+        spec = ENDPOINTS[endpoint]
+        version = self.version(endpoint)
+        dropped = spec.dropped.get(version, frozenset())
+        return {
+            name: value
+            for name, value in params.items()
+            if name not in dropped and _number(spec.introduced.get(name, "0")) <= _number(version)
+        }
 
     def as_dict(self) -> dict[str, str]:
         """Endpoint name → version, e.g. for a run's audit record."""

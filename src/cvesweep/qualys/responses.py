@@ -267,6 +267,45 @@ def parse_search_lists(data: bytes, *, call: str = "search list list") -> list[t
     return lists
 
 
+def parse_search_list_qids(
+    data: bytes, list_id: int, *, call: str = "search list read-back"
+) -> tuple[int, ...]:
+    """Return the QIDs Qualys put in dynamic list ``list_id`` (``QIDS/QID``, ``show_qids=1``).
+
+    A list without a QIDS element holds no QID. Raises the typed QualysError for an error
+    reply and QualysResponseError when the reply is not that document or lacks the list.
+    """
+    raise_for_reply(data, call=call, http_status=None)
+    root = _parse_small(data, call)
+    if root.tag != "DYNAMIC_SEARCH_LIST_OUTPUT":
+        raise QualysResponseError(f"the {call} reply is a {root.tag} document", call=call)
+    for item in root.iterfind("RESPONSE/DYNAMIC_LISTS/DYNAMIC_LIST"):
+        if _normalise(item.findtext("ID")) == str(list_id):
+            qids = (_normalise(q.text) for q in item.iterfind("QIDS/QID"))
+            return tuple(sorted({int(q) for q in qids if q.isdigit()}))
+    raise QualysResponseError(
+        f"the {call} reply does not hold the search list {list_id} just created", call=call
+    )
+
+
+def parse_kb_severities(data: bytes, *, call: str = "knowledge base request") -> dict[int, int]:
+    """Return QID → ``SEVERITY_LEVEL`` of each ``VULN`` in a KNOWLEDGE_BASE_VULN_LIST_OUTPUT.
+
+    QIDs Qualys does not know are simply absent (real sample kb_vuln_empty_unknown_qid_*).
+    Raises like :func:`parse_search_list_qids`.
+    """
+    raise_for_reply(data, call=call, http_status=None)
+    root = _parse_small(data, call)
+    if root.tag != "KNOWLEDGE_BASE_VULN_LIST_OUTPUT":
+        raise QualysResponseError(f"the {call} reply is a {root.tag} document", call=call)
+    found = {}
+    for vuln in root.iterfind("RESPONSE/VULN_LIST/VULN"):
+        qid, level = _normalise(vuln.findtext("QID")), _normalise(vuln.findtext("SEVERITY_LEVEL"))
+        if qid.isdigit() and level.isdigit():
+            found[int(qid)] = int(level)
+    return found
+
+
 def _seconds_to_wait(reply: SimpleReturn) -> float | None:
     if reply.code != 1965:
         return None

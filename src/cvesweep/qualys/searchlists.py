@@ -19,7 +19,11 @@ from cvesweep.errors import CvesweepError
 from cvesweep.models import CveId
 from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.endpoints import Endpoint
-from cvesweep.qualys.responses import parse_search_list_id, parse_search_lists
+from cvesweep.qualys.responses import (
+    parse_search_list_id,
+    parse_search_list_qids,
+    parse_search_lists,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,13 @@ def delete(client: QualysClient, list_id: int) -> None:
         {"action": "delete", "id": str(list_id)},
         call="search list delete",
     )
+
+
+def qids_of(client: QualysClient, list_id: int) -> tuple[int, ...]:
+    """The QIDs Qualys put in dynamic list ``list_id`` (empty: it knows no QID for its CVEs)."""
+    data = {"action": "list", "ids": str(list_id), "show_qids": "1"}
+    body = client.post(client.path(Endpoint.SEARCH_LIST), data, call="search list read-back")
+    return parse_search_list_qids(body, list_id)
 
 
 def list_all(client: QualysClient) -> list[tuple[int, str]]:

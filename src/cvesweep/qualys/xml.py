@@ -1,6 +1,14 @@
 """Safe streaming parser of Qualys XML replies: bytes in, Host/Detection/Tag models out (no HTTP).
 
-A host detection reply (``HOST_LIST_VM_DETECTION_OUTPUT``) is parsed while it streams in: each
+Two replies share this parser: host detections (``HOST_LIST_VM_DETECTION_OUTPUT``, every
+version through 5.0) and CVE detections (``HOST_LIST_CVE_VM_DETECTION_OUTPUT``, 3.0), which
+differ only in their root and in ``CVE_DETECTION_LIST/CVE_DETECTION`` items carrying
+``ASSOCIATED_QID`` and ``VULN_CVE``. Elements are read by name, never by position, and unknown
+ones are ignored: no real 5.0 or CVE-detection reply is public, so their new elements follow
+the element lists in docs/qualys-2026.md §3.1/§3.4 [unverified]; a per-detection ``CVE`` may
+repeat or hold a comma list, and so may the ``MITRE_*`` elements.
+
+A reply is parsed while it streams in: each
 ``HOST`` is turned into a :class:`~cvesweep.models.Host` at its end tag, then cleared and
 dropped from the tree, so memory stays flat however large the reply. Known libxml2 traps
 (measured with lxml 6): a single ``feed()`` of 10 MB or more is refused, so data is fed in
@@ -35,8 +43,11 @@ from cvesweep.qualys.responses import (
 )
 
 __all__ = [
+    "CVE_DETECTIONS",
+    "DETECTIONS",
     "DetectionParser",
     "PageEnd",
+    "ReplyKind",
     "Truncation",
     "iter_hosts",
     "parse_detection_file",
@@ -50,9 +61,23 @@ logger = logging.getLogger(__name__)
 
 MAX_FEED = 1024 * 1024  # libxml2 refuses one feed() of 10 MB or more
 _HEAD_BYTES = 64 * 1024  # kept to recognise an error reply that is not well-formed
-_DETECTION_ROOT = "HOST_LIST_VM_DETECTION_OUTPUT"
 _ERROR_ROOTS = ("SIMPLE_RETURN", "GENERIC_RETURN")
 _EVENT_TAGS = ("HOST", "DATETIME", "WARNING")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyKind:
+    """Which detection reply a parser reads: its root and the per-host list of detections."""
+
+    root: str
+    list_tag: str
+    item_tag: str
+
+
+DETECTIONS = ReplyKind("HOST_LIST_VM_DETECTION_OUTPUT", "DETECTION_LIST", "DETECTION")
+CVE_DETECTIONS = ReplyKind(
+    "HOST_LIST_CVE_VM_DETECTION_OUTPUT", "CVE_DETECTION_LIST", "CVE_DETECTION"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +133,21 @@ def _children(element: etree._Element) -> dict[Any, str]:
     return values
 
 
+def _split(element: etree._Element, tag: str) -> tuple[str, ...]:
+    """Every value of the ``tag`` children: each may repeat and hold a comma list."""
+    values: list[str] = []
+    for child in element.iterchildren(tag):
+        values += (part.strip() for part in (child.text or "").split(","))
+    return tuple(dict.fromkeys(value for value in values if value))
+
+
 def _detection(element: etree._Element) -> Detection:
-    get = _children(element).get
-    qid = get("QID")
+    values = _children(element)
+    get = values.get
+    qid = get("QID") or get("ASSOCIATED_QID")  # ASSOCIATED_QID: a CVE_DETECTION
     if qid is None:
         raise ValueError("a DETECTION has no QID")
+    extra = _v5_fields(element, values) if _V5_TAGS & values.keys() else {}
     return Detection(
         qid=Qid(int(qid)),
         type=get("TYPE"),
@@ -130,7 +165,44 @@ def _detection(element: etree._Element) -> Detection:
         last_fixed=get("LAST_FIXED_DATETIME"),
         is_ignored=_flag(get("IS_IGNORED")),
         is_disabled=_flag(get("IS_DISABLED")),
+        unique_vuln_id=_number(get("UNIQUE_VULN_ID")),
+        **extra,
     )
+
+
+_V5_TAGS = frozenset(
+    {
+        "CVE",
+        "VULN_CVE",
+        "QDS",
+        "MITRE_TACTIC_ID",
+        "MITRE_TACTIC_NAME",
+        "MITRE_TECHNIQUE_ID",
+        "MITRE_TECHNIQUE_NAME",
+        "VULNERABILITY_DETECTION_SOURCES",
+        "LATEST_VULNERABILITY_DETECTION_SOURCE",
+    }
+)
+
+
+def _v5_fields(element: etree._Element, values: dict[Any, str]) -> dict[str, Any]:
+    """The Detection fields of the elements detection 4.0/5.0 and CVE detection added."""
+    found: dict[str, Any] = {
+        "cves": (values["VULN_CVE"],) if "VULN_CVE" in values else _split(element, "CVE"),
+        "mitre_tactic_ids": _split(element, "MITRE_TACTIC_ID"),
+        "mitre_tactic_names": _split(element, "MITRE_TACTIC_NAME"),
+        "mitre_technique_ids": _split(element, "MITRE_TECHNIQUE_ID"),
+        "mitre_technique_names": _split(element, "MITRE_TECHNIQUE_NAME"),
+        "detection_sources": _split(element, "VULNERABILITY_DETECTION_SOURCES"),
+        "latest_detection_source": values.get("LATEST_VULNERABILITY_DETECTION_SOURCE"),
+    }
+    qds = values.get("QDS")
+    if qds is not None:
+        found["qds"] = int(qds)
+        qds_element = element.find("QDS")
+        severity = qds_element.get("severity") if qds_element is not None else None
+        found["qds_severity"] = severity.strip().upper() if severity else None
+    return found
 
 
 def _tags(element: etree._Element) -> tuple[Tag, ...]:
@@ -142,15 +214,15 @@ def _tags(element: etree._Element) -> tuple[Tag, ...]:
     return tuple(tags)
 
 
-def _host(element: etree._Element) -> Host:
+def _host(element: etree._Element, kind: ReplyKind = DETECTIONS) -> Host:
     """Build one Host from a complete ``HOST`` element; raise ValueError if it is unusable."""
     values = _children(element)
     tags: tuple[Tag, ...] = ()
     detections: tuple[Detection, ...] = ()
-    for child in element.iterchildren("DETECTION_LIST", "TAGS", "DNS_DATA"):
+    for child in element.iterchildren(kind.list_tag, "TAGS", "DNS_DATA"):
         tag = child.tag
-        if tag == "DETECTION_LIST":
-            detections = tuple([_detection(d) for d in child.iterchildren("DETECTION")])
+        if tag == kind.list_tag:
+            detections = tuple([_detection(d) for d in child.iterchildren(kind.item_tag)])
         elif tag == "TAGS":
             tags = _tags(child)
         else:
@@ -189,13 +261,20 @@ def _truncation(element: etree._Element) -> Truncation:
 
 
 class DetectionParser:
-    """Incremental parser of one HOST_LIST_VM_DETECTION_OUTPUT reply.
+    """Incremental parser of one detection reply (``kind``: DETECTIONS or CVE_DETECTIONS).
 
     Call :meth:`feed` with the body's chunks as they arrive (any size), then :meth:`close`.
     A reply that is in fact a Qualys error (e.g. 2001 with HTTP 200) raises its typed error.
     """
 
-    def __init__(self, *, call: str = "detection list", http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        call: str = "detection list",
+        http_status: int | None = None,
+        kind: ReplyKind = DETECTIONS,
+    ) -> None:
+        self._kind = kind
         self._call = call
         self._http_status = http_status
         self._parser = etree.XMLPullParser(
@@ -304,10 +383,11 @@ class DetectionParser:
             raise self._fail(error) from None
         self._root = tree.getroot()
         self._root_tag = str(self._root.tag)
-        if self._root_tag != _DETECTION_ROOT and self._root_tag not in _ERROR_ROOTS:
+        root = self._kind.root
+        if self._root_tag != root and self._root_tag not in _ERROR_ROOTS:
             raise self._fail(
                 QualysResponseError(
-                    f"the {self._call} reply is a {self._root_tag} document, not {_DETECTION_ROOT}",
+                    f"the {self._call} reply is a {self._root_tag} document, not {root}",
                     call=self._call,
                     http_status=self._http_status,
                 )
@@ -321,7 +401,7 @@ class DetectionParser:
                 self._check_document(element)
             tag = element.tag
             if tag == "HOST":
-                if self._root_tag == _DETECTION_ROOT:
+                if self._root_tag == self._kind.root:
                     hosts.append(self._take_host(element))
             elif tag == "DATETIME":
                 parent = element.getparent()
@@ -333,7 +413,7 @@ class DetectionParser:
 
     def _take_host(self, element: etree._Element) -> Host:
         try:
-            host = _host(element)
+            host = _host(element, self._kind)
         except ValueError as exc:
             raise self._fail(
                 QualysResponseError(

@@ -67,6 +67,16 @@ class DetectionModel(BaseModel):
     first_found: str | None
     last_found: str | None
     times_found: int | None
+    unique_vuln_id: int | None = None
+    cves: list[str] = Field(default_factory=list)
+    qds: int | None = Field(None, description="Qualys Detection Score (detection 5.0)")
+    qds_severity: str | None = None
+    mitre_tactic_ids: list[str] = Field(default_factory=list)
+    mitre_tactic_names: list[str] = Field(default_factory=list)
+    mitre_technique_ids: list[str] = Field(default_factory=list)
+    mitre_technique_names: list[str] = Field(default_factory=list)
+    detection_sources: list[str] = Field(default_factory=list)
+    latest_detection_source: str | None = None
 
 
 class HostModel(BaseModel):
@@ -95,6 +105,13 @@ class SummaryModel(_Out):
     search_list_id: int | None
     search_list_deleted: bool
     elapsed_s: float
+    method: str = Field("search-list", description="search-list or cve-detection")
+    search_list_qids: list[int] | None = Field(
+        None,
+        description="the QIDs Qualys put in the search list: [] means Qualys knows no QID for "
+        "the CVE, so no host could be checked (not an all-clear); null when the method "
+        "cannot tell",
+    )
 
 
 class StoredModel(_Out):
