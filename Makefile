@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench install dev clean
+# Third-party Qualys clients whose pins clash with ours: one venv each (tests/thirdparty).
+CLIENT_REQS := $(wildcard tests/thirdparty/requirements/*.txt)
+CLIENT_STAMPS := $(CLIENT_REQS:tests/thirdparty/requirements/%.txt=.venv-clients/%.stamp)
+
+.PHONY: demo test lint typecheck pytest bench install dev clients clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +24,12 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@ $(STAMP_RUN)
 
+.venv-clients/%.stamp: tests/thirdparty/requirements/%.txt | $(STAMP_DEV)
+	$(BIN)/python tests/thirdparty/build_client_venvs.py $<
+
 install: $(STAMP_RUN)
 dev: $(STAMP_DEV)
+clients: $(CLIENT_STAMPS)
 
 demo: $(STAMP_RUN)
 	$(BIN)/cvesweep demo
@@ -33,7 +41,7 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-pytest: $(STAMP_DEV)
+pytest: $(STAMP_DEV) $(CLIENT_STAMPS)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
@@ -42,4 +50,4 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) .venv-clients build dist .mypy_cache .pytest_cache .ruff_cache src/*.egg-info
