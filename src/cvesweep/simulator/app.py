@@ -9,6 +9,7 @@ per-API limits → the family's handler (:mod:`.api`) → headers and body fault
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -150,6 +151,10 @@ class SimulatorApp:
             self.limiter.release(user, route.name)
             raise
         release = functools.partial(self.limiter.release, user, route.name)
+        if faults.reply_latency > 0 and faults.latency_endpoint in ("any", route.name):
+            reply = dataclasses.replace(
+                reply, body=bodies.delayed(iter(reply.body), faults.reply_latency, self._sleep)
+            )
         return self._send(start_response, reply, admission, release)
 
     def _dispatch(

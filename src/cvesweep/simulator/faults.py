@@ -37,6 +37,10 @@ class Faults:
 
     page_latency: float = 0.0  # seconds before each detection body starts
     host_latency: float = 0.0  # seconds per host streamed in a detection body
+    # Seconds before the reply of a latency_endpoint call is sent, after the call took
+    # effect (a search list create has created the list): a reply "in flight".
+    reply_latency: float = 0.0
+    latency_endpoint: str = "any"  # "any" or one of ENDPOINTS
     rate_limit: int = 10_000  # API calls per window and user (Qualys default: 300 / 3600 s)
     rate_window_sec: int = 3600
     concurrency_limit: int = 10  # calls running at once per user (Qualys default: 2)
@@ -62,7 +66,11 @@ class Faults:
 
 def _problems(f: Faults) -> list[str]:
     checks = [
-        (f.page_latency >= 0 and f.host_latency >= 0, "latencies must be >= 0"),
+        (min(f.page_latency, f.host_latency, f.reply_latency) >= 0, "latencies must be >= 0"),
+        (
+            f.latency_endpoint in ERROR_ENDPOINTS,
+            f"latency_endpoint must be one of {ERROR_ENDPOINTS}",
+        ),
         (f.rate_limit >= 1 and f.rate_window_sec >= 1, "rate_limit and window must be >= 1"),
         (f.concurrency_limit >= 1, "concurrency_limit must be >= 1"),
         (0.0 <= f.error_rate <= 1.0, "error_rate must be within 0..1"),
