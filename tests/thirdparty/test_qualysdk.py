@@ -15,7 +15,6 @@ from cvesweep.qualys.endpoints import Endpoint
 from tests.thirdparty.conftest import SAFE_XML, Client, Reference, Simulator, path, value
 
 CLIENT = Client("qualysdk", "qualysdk", venv="qualysdk")
-PAGE = 7
 TITLE = "thirdparty qualysdk list"
 
 
@@ -34,7 +33,7 @@ def search_list(simulator_eol: Simulator) -> Iterator[int]:
 @pytest.fixture(scope="module")
 def inputs(reference_eol: Reference, simulator_eol: Simulator) -> dict[str, Any]:
     cve = max(simulator_eol.cves, key=simulator_eol.cves.__getitem__)
-    return {"qids": reference_eol.detection_qids(2)[:4], "cve": cve, "page": PAGE, "chunk": 50}
+    return {"qids": reference_eol.detection_qids(2)[:4], "cve": cve, "chunk": 50}
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +51,18 @@ def test_gateway_auth_returns_a_jwt(results) -> None:
     assert got["segments"] == 3 and got["token_length"] > 20
 
 
-def test_host_list_page_lists_the_simulators_first_hosts(results, reference_eol) -> None:
-    assert value(results, "host_list")["host_ids"] == reference_eol.host_ids(PAGE)
+def test_threaded_host_list_finds_every_host(results, reference_eol) -> None:
+    assert value(results, "host_list")["host_ids"] == sorted(reference_eol.host_ids(0))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="simulator defect (THIRDPARTY.md D1): detection 5.0 sends CVE and "
+    "TRURISK_ELIMINATION_STATUS in DETECTION unasked; qualysdk's Detection(**fields) rejects them",
+)
 def test_threaded_detection_finds_every_host_with_detections(results, reference_eol) -> None:
     got = value(results, "detection")
-    assert got["host_ids"] == sorted(reference_eol.detection_ids(0))
+    assert got["host_ids"] == sorted(reference_eol.detection_ids(0)), got["errors"]
     assert got["detections"] > 0
 
 

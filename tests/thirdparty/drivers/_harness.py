@@ -50,6 +50,9 @@ class Harness:
         except BaseException as error:
             where = traceback.extract_tb(error.__traceback__)[-1]
             text = f"{type(error).__name__}: {error} (at {where.filename}:{where.lineno})"
+            body = getattr(getattr(error, "response", None), "text", None)
+            if isinstance(body, str) and body:  # an HTTP error: what the server said
+                text += f" reply: {body[:1500]}"
             self.results[name] = {"ok": False, "error": text[:3000]}
 
     def write(self) -> None:
