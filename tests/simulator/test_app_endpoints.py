@@ -319,3 +319,12 @@ def test_knowledge_base_details_levels(client, fleet, details, present, absent):
     vuln = root.find("RESPONSE/VULN_LIST/VULN")
     assert vuln.find(present) is not None
     assert absent is None or vuln.find(absent) is None
+
+
+def test_about_needs_no_x_requested_with_and_takes_a_trailing_slash(app):
+    with make_client(app, headers={}) as c:
+        for path in ("/msp/about.php", "/msp/about.php/"):
+            response = c.get(path)
+            assert response.status_code == 200, path
+            assert parse(response.content).tag == "ABOUT"
+        assert c.get(DETECTION, params={"action": "list"}).status_code == 400  # FO still needs it
