@@ -274,3 +274,17 @@ def test_rate_limit_beyond_the_wait_budget_fails_with_exit_3(make_sim) -> None: 
         search_vulnerable_hosts(client, CveId(LOG4SHELL))
     assert caught.value.code == 1965 and caught.value.exit_code == 3
     assert sum(sim.clock.sleeps) <= 10
+
+
+@pytest.mark.parametrize("error", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+def test_any_base_exception_while_paging_still_deletes_the_list(
+    sim: Sim, error: BaseException
+) -> None:
+    def stop(progress: Progress) -> None:
+        if progress.pages >= 1:
+            raise error
+
+    with pytest.raises(type(error)):
+        run(sim, truncation_limit=5, progress=stop)
+    assert sim.open_lists() == []
+    assert [f["action"] for f in sim.recorder.forms("search_list")][-1] == "delete"

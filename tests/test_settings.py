@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from cvesweep.errors import ConfigError, InputError
+from cvesweep.models import SearchMethod
+from cvesweep.qualys.auth import AuthMethod
 from cvesweep.settings import (
     ENV_PASSWORD,
     ENV_URL,
@@ -336,3 +338,9 @@ def test_a_ca_bundle_without_certificates_is_refused_before_any_call(
         )  # fmt: skip
     assert caught.value.field == "--ca-bundle"
     assert "PEM" in caught.value.message and "PosixPath" not in caught.value.message
+
+
+def test_choice_settings_are_enums_even_when_defaulted(tmp_path: Path) -> None:
+    settings = load(tmp_path, environ=ENV)
+    assert settings.method is SearchMethod.SEARCH_LIST and settings.auth is AuthMethod.BASIC
+    assert settings.method.value == "search-list"

@@ -34,6 +34,13 @@ class Cancelled(CvesweepError):
     source = "user"
 
 
+class Interrupted(CvesweepError):
+    """Ctrl-C or SIGTERM stopped the run; the message says what became of its search list."""
+
+    exit_code = 130
+    source = "user"
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """What to search for and what to store."""
@@ -116,6 +123,8 @@ def _run(
         if library is not None:
             failed = _failed_run(request.cve, started, parameters, error, lists)
             _record_failure(library, failed)
+        if isinstance(error, KeyboardInterrupt):
+            raise interrupted(lists) from None
         raise
     if library is None:
         return RunOutcome(result, None)
@@ -157,6 +166,22 @@ def _cancellable(
     return report
 
 
+def interrupted(lists: list[TemporaryList]) -> Interrupted:
+    """The error of an interrupted run, naming its search list and whether it is gone."""
+    if not lists:
+        return Interrupted("interrupted (Ctrl-C or SIGTERM) before a search list was created")
+    search_list = lists[0]
+    if search_list.deleted:
+        return Interrupted(
+            f"interrupted (Ctrl-C or SIGTERM); the Qualys search list {search_list.id} was deleted"
+        )
+    return Interrupted(
+        f"interrupted (Ctrl-C or SIGTERM); the Qualys search list {search_list.id} "
+        f"({search_list.title}) could NOT be deleted",
+        hint="run 'cvesweep cleanup' to remove it",
+    )
+
+
 def _failed_run(
     cve: CveId,
     started: datetime,
@@ -164,16 +189,18 @@ def _failed_run(
     error: BaseException,
     lists: list[TemporaryList],
 ) -> RunRecord:
-    interrupted = isinstance(error, KeyboardInterrupt | Cancelled)
+    was_interrupted = isinstance(error, KeyboardInterrupt | Cancelled)
     if isinstance(error, KeyboardInterrupt):
         message = "interrupted (Ctrl-C or SIGTERM)"
     else:
         message = str(error) or type(error).__name__
+    if lists and not lists[0].deleted:
+        message += f"; search list {lists[0].id} not deleted: run 'cvesweep cleanup'"
     return RunRecord(
         cve=cve,
         started_at=started,
         finished_at=datetime.now(UTC),
-        outcome="interrupted" if interrupted else "failed",
+        outcome="interrupted" if was_interrupted else "failed",
         error=message,
         parameters=parameters,
         search_list_id=lists[0].id if lists else None,

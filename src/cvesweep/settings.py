@@ -80,7 +80,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("password", None, "Qualys API password (environment, config file or "
                 "prompt; never a flag)", "secret", _S, None, ENV_PASSWORD,
                 "qualys.password", secret=True),
-    SettingSpec("auth", "basic", "how to authenticate: basic (HTTP Basic), jwt (a token "
+    SettingSpec("auth", AuthMethod.BASIC, "how to authenticate: basic (HTTP Basic), jwt (a token "
                 "from the gateway for the username and password) or oauth-client (a token for "
                 "a Qualys API client id and secret)", "auth", _S, "--auth", None, "qualys.auth"),
     SettingSpec("gateway_url", None, "Qualys gateway URL for --auth jwt|oauth-client "
@@ -105,7 +105,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("wait_budget", 300.0, "seconds a run may spend waiting on Qualys rate and "
                 "concurrency limits", "budget", _N, None, None, "qualys.wait_budget"),
     *_VERSION_SPECS,
-    SettingSpec("method", "search-list", "how to find a CVE's hosts: search-list (a "
+    SettingSpec("method", SearchMethod.SEARCH_LIST, "how to find a CVE's hosts: search-list (a "
                 "temporary QID search list, then the detection API) or cve-detection (the CVE "
                 "detection API, no list)", "method", _S, "--method", None, "search.method"),
     SettingSpec("truncation_limit", 1000, "hosts per page of the detection list "

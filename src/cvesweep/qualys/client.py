@@ -91,16 +91,17 @@ class TransientError(QualysError):
 class Attempts:
     """Counts tries and the wait budget of one logical call; sleeps between tries."""
 
-    def __init__(self, client: QualysClient, call: str) -> None:
+    def __init__(self, client: QualysClient, call: str, *, patient: bool = True) -> None:
         self._client = client
         self.call = call
         self.tries = 0
         self.waited = 0.0
+        self.patient = patient  # False: one try, no waits (a last attempt while interrupted)
 
     def retry_after_failure(self, error: QualysError) -> None:
         """Sleep before the next try, or raise ``error`` when the tries are used up."""
         self.tries += 1
-        if self.tries >= self._client.config.retries:
+        if not self.patient or self.tries >= self._client.config.retries:
             raise as_final(error)
         cap = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (self.tries - 1))
         delay = self._client.random.uniform(cap / 2, cap)
@@ -110,7 +111,7 @@ class Attempts:
     def wait_for_limit(self, error: QualysRateLimited, seconds: float) -> None:
         """Sleep ``seconds`` for a rate/concurrency limit, or raise if over the budget."""
         seconds = max(seconds, 1.0)  # never a tight loop, even if Qualys says 0
-        if self.waited + seconds > self._client.config.wait_budget:
+        if not self.patient or self.waited + seconds > self._client.config.wait_budget:
             raise error
         log.info("%s limited (code %d); waiting %.0f s", self.call, error.code, seconds)
         self.waited += seconds
@@ -174,13 +175,16 @@ class QualysClient:
         """The request path of ``endpoint`` at the configured API version."""
         return self.config.versions.path(endpoint)
 
-    def post(self, path: str, data: Mapping[str, str], *, call: str) -> bytes:
+    def post(
+        self, path: str, data: Mapping[str, str], *, call: str, patient: bool = True
+    ) -> bytes:
         """POST a form and return the whole body of a successful reply.
 
-        Raises the typed QualysError for error replies (including 2001 with HTTP 200),
-        limits beyond the budget, and failures that outlast the retries.
+        ``patient`` False makes one try with no retry or limit wait. Raises the typed
+        QualysError for error replies (including 2001 with HTTP 200), limits beyond the
+        budget, and failures that outlast the retries.
         """
-        attempts = Attempts(self, call)
+        attempts = Attempts(self, call, patient=patient)
         while True:
             response = self.open(path, data, attempts)
             try:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cvesweep.errors import CvesweepError
+from cvesweep.errors import CvesweepError, QualysRequestError
 from cvesweep.models import CveId
 from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.endpoints import Endpoint
@@ -55,12 +55,13 @@ def create(client: QualysClient, cve: CveId, title: str) -> int:
     return parse_search_list_id(body)
 
 
-def delete(client: QualysClient, list_id: int) -> None:
-    """Delete a dynamic search list."""
+def delete(client: QualysClient, list_id: int, *, patient: bool = True) -> None:
+    """Delete a dynamic search list (``patient`` False: one try, no retry waits)."""
     client.post(
         client.path(Endpoint.SEARCH_LIST),
         {"action": "delete", "id": str(list_id)},
         call="search list delete",
+        patient=patient,
     )
 
 
@@ -106,24 +107,78 @@ class TemporaryList:
     id: int
     title: str
     deleted: bool = False
-    delete_error: CvesweepError | None = None
+    delete_error: BaseException | None = None
 
 
 @contextmanager
 def temporary(client: QualysClient, cve: CveId) -> Iterator[TemporaryList]:
     """Create a list for ``cve`` and delete it when the block ends, whatever happens.
 
-    A failure to delete does not hide the block's own error; it is recorded on the
-    TemporaryList (``deleted`` False, ``delete_error``) and logged with the list id.
+    Whatever ends the block — success, a cvesweep error, Ctrl-C, SIGTERM, SystemExit — the
+    delete is attempted; an interrupt that arrives while the delete is being retried gets
+    one last immediate try. A create interrupted or failed in flight may still have made the
+    list: it is then looked up by its unique title and deleted. A failure to delete never
+    hides the block's own error; it is recorded on the TemporaryList (``deleted`` False,
+    ``delete_error``) and logged with the list id.
     """
     title = new_title(cve)
-    temp = TemporaryList(id=create(client, cve, title), title=title)
+    temp = TemporaryList(id=_create(client, cve, title), title=title)
     try:
         yield temp
     finally:
-        try:
-            delete(client, temp.id)
-            temp.deleted = True
-        except CvesweepError as error:
-            temp.delete_error = error
-            log.warning("search list %d (%s) was not deleted: %s", temp.id, title, error)
+        _delete(client, temp)
+
+
+def _create(client: QualysClient, cve: CveId, title: str) -> int:
+    try:
+        return create(client, cve, title)
+    except BaseException as error:
+        # The reply may have been lost after Qualys created the list (an interrupt while it
+        # was in flight, a cut connection, a retried create refused as a duplicate title).
+        if not _refused_before_creating(error):
+            _delete_by_title(client, title)
+        raise
+
+
+def _refused_before_creating(error: BaseException) -> bool:
+    """True for a reply in which Qualys refused the create (bad login, bad parameter...)."""
+    return isinstance(error, QualysRequestError) and "title" not in error.message
+
+
+def _delete_by_title(client: QualysClient, title: str) -> None:
+    """Find the list titled ``title`` and delete it: one patient try each, errors logged."""
+    try:
+        for list_id, found in list_all(client):
+            if found == title:
+                delete(client, list_id, patient=False)
+                log.info("search list %d (%s) created in flight was deleted", list_id, title)
+    except (CvesweepError, KeyboardInterrupt) as failure:
+        log.warning(
+            "a search list titled %r may be left in Qualys (%s); run 'cvesweep cleanup'",
+            title,
+            failure or type(failure).__name__,
+        )
+
+
+def _delete(client: QualysClient, temp: TemporaryList) -> None:
+    try:
+        delete(client, temp.id)
+        temp.deleted = True
+        return
+    except CvesweepError as error:
+        temp.delete_error = error
+    except BaseException as interrupt:  # Ctrl-C/SIGTERM while deleting, e.g. in a retry wait
+        temp.delete_error = interrupt
+        _last_try(client, temp)
+        raise
+    log.warning("search list %d (%s) was not deleted: %s", temp.id, temp.title, temp.delete_error)
+
+
+def _last_try(client: QualysClient, temp: TemporaryList) -> None:
+    try:
+        delete(client, temp.id, patient=False)
+        temp.deleted = True
+        temp.delete_error = None
+    except (CvesweepError, KeyboardInterrupt) as failure:
+        temp.delete_error = failure
+        log.warning("search list %d (%s) was not deleted: interrupted", temp.id, temp.title)
