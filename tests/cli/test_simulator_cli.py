@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import signal
@@ -39,7 +41,8 @@ def command(*args: str) -> list[str]:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CVESWEEP_SIM_PASSWORD"}
+    secrets = ("CVESWEEP_SIM_PASSWORD", "CVESWEEP_SIM_CLIENT_SECRET")
+    env = {k: v for k, v in os.environ.items() if k not in secrets}
     return {**env, "NO_COLOR": "1", "COLUMNS": "200", **extra}
 
 
@@ -115,6 +118,41 @@ def test_retired_detection_2_0_is_served_only_with_serve_eol(
         reply = httpx.get(url, headers=HEADERS, auth=(running.username, running.password))
         stop(running)
     assert reply.status_code == status
+
+
+def test_banner_prints_the_api_client_and_a_token_line_that_works() -> None:
+    with simulator() as running:
+        first = running.lines[0]
+        token_line = next(line for line in running.lines if line.startswith("Token: curl "))
+        minted = httpx.post(
+            running.url + "/auth",
+            data={"username": running.username, "password": running.password, "token": "true"},
+        )
+        stop(running)
+    assert " client_id=simclient client_secret=simsecret " in first
+    assert f"'{running.url}/auth'" in token_line
+    assert minted.status_code == 201
+
+
+def test_client_secret_from_the_environment_and_token_lifetime_are_used() -> None:
+    env = {"CVESWEEP_SIM_CLIENT_SECRET": "env-secret"}
+    with simulator("--client-id", "cid", "--token-lifetime", "120", **env) as running:
+        good = httpx.post(
+            running.url + "/auth/oauth", headers={"clientId": "cid", "clientSecret": "env-secret"}
+        )
+        bad = httpx.post(
+            running.url + "/auth/oauth", headers={"clientId": "cid", "clientSecret": "simsecret"}
+        )
+        detections = httpx.get(
+            running.url + DETECTIONS + "?action=list&truncation_limit=1",
+            headers={**HEADERS, "Authorization": f"Bearer {good.text}"},
+        )
+        stop(running)
+    assert (good.status_code, bad.status_code, detections.status_code) == (201, 401, 200)
+    payload = good.text.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["exp"] - claims["iat"] == 120
+    assert "client_secret=env-secret" in running.lines[0]
 
 
 def test_password_from_the_environment_is_the_one_accepted() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import shlex
 import signal
 import time
@@ -16,12 +17,20 @@ from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.runtime import configure_logging, sigterm_as_interrupt
 from cvesweep.errors import ConfigError, InputError
 from cvesweep.qualys.endpoints import ApiVersions, Endpoint
-from cvesweep.simulator.app import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimulatorApp
+from cvesweep.simulator.app import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+    SimulatorApp,
+)
 from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.fleet import Fleet
 from cvesweep.simulator.server import SimulatorServer
+from cvesweep.simulator.tokens import DEFAULT_LIFETIME_SEC
 
 PASSWORD_ENV = "CVESWEEP_SIM_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+CLIENT_SECRET_ENV = "CVESWEEP_SIM_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
 DETECTION_PATH = ApiVersions().path(Endpoint.DETECTION)
 _DEFAULT = Faults()
 _FAULTS = "Faults and limits"
@@ -56,6 +65,21 @@ def simulator(
             help=f"Basic auth password to accept (a fake one; default {DEFAULT_PASSWORD}).",
         ),
     ] = DEFAULT_PASSWORD,
+    client_id: Annotated[
+        str,
+        typer.Option(
+            "--client-id",
+            callback=_credential,
+            help=f"API client id /auth/oauth accepts (its secret: ${CLIENT_SECRET_ENV}, "
+            f"default {DEFAULT_CLIENT_SECRET}).",
+        ),
+    ] = DEFAULT_CLIENT_ID,
+    token_lifetime: Annotated[
+        int,
+        typer.Option(
+            "--token-lifetime", min=1, help="Lifetime of gateway tokens (JWT) in seconds."
+        ),
+    ] = DEFAULT_LIFETIME_SEC,
     tls: Annotated[
         bool, typer.Option("--tls", help="Serve HTTPS with a self-signed certificate.")
     ] = False,
@@ -146,8 +170,16 @@ def simulator(
         if not _is_loopback(host):
             warn(f"--host {host} is not loopback: the simulator's fake credentials are exposed")
         fleet = Fleet(seed=seed, size=hosts)
+        client_secret = _client_secret()
         simulated = SimulatorApp(
-            fleet, username=username, password=password, faults=faults, serve_eol=serve_eol
+            fleet,
+            username=username,
+            password=password,
+            client_id=client_id,
+            client_secret=client_secret,
+            faults=faults,
+            serve_eol=serve_eol,
+            token_lifetime=token_lifetime,
         )
         server = SimulatorServer(simulated, host=host, port=port, tls=tls)
         try:
@@ -158,15 +190,33 @@ def simulator(
                 hint="choose another --port, or --port 0 for a free one",
             ) from exc
         try:
-            _serve_until_interrupted(lambda: _announce(server, fleet, username, password))
+            credentials = (username, password, client_id, client_secret)
+            _serve_until_interrupted(lambda: _announce(server, fleet, *credentials))
         finally:
             server.stop()
     typer.echo("simulator stopped", err=True)
 
 
-def _announce(server: SimulatorServer, fleet: Fleet, username: str, password: str) -> None:
+def _client_secret() -> str:
+    """Return the API client secret from the environment (never from argv), or the default."""
+    secret = os.environ.get(CLIENT_SECRET_ENV) or DEFAULT_CLIENT_SECRET
+    if ":" in secret or any(c.isspace() for c in secret):
+        raise InputError(CLIENT_SECRET_ENV, "must be without ':' or spaces")
+    return secret
+
+
+def _announce(
+    server: SimulatorServer,
+    fleet: Fleet,
+    username: str,
+    password: str,
+    client_id: str,
+    client_secret: str,
+) -> None:
+    # The simulator's credentials are fake by design; printing them is the point.
     typer.echo(
         f"Qualys simulator on {server.url}  username={username} password={password}"
+        f" client_id={client_id} client_secret={client_secret}"
         f"  ({fleet.size} hosts, seed {fleet.seed})"
     )
     if server.cert_path is not None:
@@ -182,6 +232,10 @@ def _announce(server: SimulatorServer, fleet: Fleet, username: str, password: st
     typer.echo(
         f"Try: curl -sS{ca} -u {shlex.quote(f'{username}:{password}')} -H 'X-Requested-With: curl'"
         f" '{server.url}{DETECTION_PATH}?{query}'"
+    )
+    form = shlex.quote(f"username={username}&password={password}&token=true")
+    typer.echo(
+        f"Token: curl -sS{ca} -d {form} '{server.url}/auth'  (then -H 'Authorization: Bearer …')"
     )
     typer.echo(f"State: {server.url}/_sim/state   Stop: Ctrl-C")
 
