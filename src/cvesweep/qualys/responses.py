@@ -198,9 +198,18 @@ def error_from_reply(reply: SimpleReturn, *, call: str, http_status: int | None)
         )
     if cls is QualysAuthError:
         return QualysAuthError(code, text, call=call, http_status=http_status)
-    return QualysRequestError(
-        code, text, call=call, http_status=http_status, hint=_REQUEST_HINTS.get(code)
-    )
+    hint = _REQUEST_HINTS.get(code)
+    if http_status == 410 or "end-of-life" in text.lower() or "end of life" in text.lower():
+        hint = _RETIRED_HINT
+    return QualysRequestError(code, text, call=call, http_status=http_status, hint=hint)
+
+
+# Qualys's reply to a retired API version is not recorded anywhere public; the simulator
+# answers HTTP 410 with a SIMPLE_RETURN naming End-of-Life [unverified]: key on either.
+_RETIRED_HINT = (
+    "this API version is no longer served: remove the [qualys.versions] entry from the "
+    "config file to use the current versions, or set the version the subscription serves"
+)
 
 
 # Hints for refused requests a user can act on (codes per the Qualys API user guide).
