@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import socket
+from collections.abc import Callable
+from random import Random
+from typing import Any
 
 import httpx
 import pytest
 
-from cvesweep.errors import ConfigError, QualysResponseError
-from cvesweep.qualys.auth import AuthMethod, token_grant
+from cvesweep.errors import (
+    ConfigError,
+    QualysAuthError,
+    QualysConnectionError,
+    QualysRateLimited,
+    QualysResponseError,
+    QualysServerError,
+)
+from cvesweep.models import CveId, SearchMethod, SearchResult
+from cvesweep.operation import release, search_vulnerable_hosts
+from cvesweep.qualys import searchlists
+from cvesweep.qualys.auth import BEARER_REFUSED_HINT, AuthMethod, token_grant
 from cvesweep.qualys.client import ClientConfig, QualysClient
+from cvesweep.qualys.detections import Progress
 from cvesweep.qualys.gateway import (
     DEFAULT_LIFETIME_S,
     ClientGrant,
@@ -19,7 +35,9 @@ from cvesweep.qualys.gateway import (
     parse_token,
     token_lifetime,
 )
-from tests.conftest import Sim
+from cvesweep.simulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimulatorApp
+from cvesweep.simulator.knowledgebase import LOG4SHELL
+from tests.conftest import SIM_PASSWORD, SIM_USER, RecordingApp, Sim
 
 SECRET = "s3cr3t-client-Secret-value"
 PASSWORD = "pw-Of-the-user-42"
@@ -241,3 +259,297 @@ def test_a_reply_that_is_not_a_jwt_is_refused_without_quoting_it(body: bytes) ->
     shown = f"{caught.value} {caught.value.hint}"
     assert "not a JWT" in shown
     assert SECRET not in shown and "Sign in" not in shown
+
+
+# --- end to end against the simulator's gateway (in-process, real HTTP semantics) -----------
+
+LOOPBACK = "http://127.0.0.1:9"  # reached through the WSGI transport; the gateway is derived
+
+
+class GatewayFaults:
+    """Wraps the simulator: the first token calls get ``statuses`` instead of a token.
+
+    The simulator's gateway has no faults of its own, so this stands in front of it; every
+    other request, and the token calls after these, reach the real simulator.
+    """
+
+    def __init__(self, app: Any, statuses: list[int], headers: list[tuple[str, str]]) -> None:
+        self.app = app
+        self.statuses = statuses
+        self.headers = headers
+        self.token_calls = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/auth"):
+            self.token_calls += 1
+            if self.statuses:
+                status = self.statuses.pop(0)
+                start_response(f"{status} Fault", [("Content-Type", "text/plain"), *self.headers])
+                return [b"fault\n"]
+        return self.app(environ, start_response)
+
+
+class ExpiringTokens:
+    """Wraps the simulator: every API call finds all tokens expired (a tenant refusing them)."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO", "").startswith(("/auth", "/_sim")):
+            self.sim.app.tokens.expire_all()
+        return self.sim.recorder(environ, start_response)
+
+
+@pytest.fixture
+def token_sim(make_sim: Callable[..., Sim]) -> Callable[..., Sim]:
+    """Factory: a simulator of 300 hosts whose gateway tokens live ``lifetime`` seconds."""
+
+    def make(lifetime: int = 4 * 3600) -> Sim:
+        sim = make_sim()
+        sim.app = SimulatorApp(
+            sim.fleet, clock=sim.clock, sleep=sim.clock.sleep, token_lifetime=lifetime
+        )
+        sim.recorder = RecordingApp(sim.app)
+        return sim
+
+    return make
+
+
+def token_client(
+    sim: Sim,
+    method: AuthMethod,
+    *,
+    app: Any = None,
+    password: str = SIM_PASSWORD,
+    secret: str = DEFAULT_CLIENT_SECRET,
+    **config: Any,
+) -> QualysClient:
+    """A client of ``sim`` authenticating with ``method``; time is the simulator's clock."""
+    settings = ClientConfig(
+        base_url=LOOPBACK,
+        username=SIM_USER,
+        password=password,
+        auth=method,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=secret,
+        **config,
+    )
+    transport = httpx.WSGITransport(app=app or sim.recorder)
+    return QualysClient(
+        settings, transport=transport, sleep=sim.clock.sleep, clock=sim.clock, rng=Random(1)
+    )
+
+
+def found(result: SearchResult) -> dict[int, set[int]]:
+    """Host id → QIDs of a result (its spool released)."""
+    try:
+        return {host.id: {d.qid for d in host.detections} for host in result.hosts}
+    finally:
+        release(result)
+
+
+def basic_hosts(sim: Sim, method: SearchMethod) -> dict[int, set[int]]:
+    """The hosts a Basic search finds, then the simulator's counters forgotten."""
+    with sim.client() as client:
+        hosts = found(search_vulnerable_hosts(client, CveId(LOG4SHELL), method=method))
+    post_control(sim, "/_sim/reset")
+    return hosts
+
+
+def post_control(sim: Sim, path: str) -> None:
+    with httpx.Client(transport=httpx.WSGITransport(app=sim.app)) as http:
+        assert http.post(f"http://sim{path}").status_code == 200
+
+
+TOKEN_METHODS = [AuthMethod.JWT, AuthMethod.OAUTH_CLIENT]
+
+
+@pytest.mark.parametrize("search", list(SearchMethod))
+@pytest.mark.parametrize("method", TOKEN_METHODS)
+def test_a_token_search_finds_the_same_hosts_and_sends_no_basic_header(
+    token_sim: Callable[..., Sim], method: AuthMethod, search: SearchMethod
+) -> None:
+    sim = token_sim()
+    expected = basic_hosts(sim, search)
+    with token_client(sim, method) as client:
+        result = search_vulnerable_hosts(client, CveId(LOG4SHELL), method=search)
+        calls = client.api_calls
+    assert found(result) == expected and expected
+    auth = sim.state()["auth"]
+    assert auth == {"basic": 0, "bearer": calls, "none": 0, "tokens_issued": 1}
+    if method is AuthMethod.JWT:
+        assert sim.recorder.forms("/auth") == [
+            {"username": SIM_USER, "password": SIM_PASSWORD, "token": "true"}
+        ]
+    else:
+        assert sim.recorder.forms("/auth/oauth") == [{}]  # the client is in the headers
+
+
+@pytest.mark.parametrize("search", list(SearchMethod))
+def test_a_token_expired_mid_run_is_renewed_exactly_once(
+    token_sim: Callable[..., Sim], search: SearchMethod
+) -> None:
+    sim = token_sim()
+    expected = basic_hosts(sim, search)
+    expired: list[Progress] = []
+
+    def expire_once(progress: Progress) -> None:
+        if not expired:
+            expired.append(progress)
+            post_control(sim, "/_sim/tokens/expire")
+
+    with token_client(sim, AuthMethod.OAUTH_CLIENT) as client:
+        result = search_vulnerable_hosts(
+            client, CveId(LOG4SHELL), method=search, truncation_limit=10, progress=expire_once
+        )
+        calls = client.api_calls
+    assert found(result) == expected and expired
+    auth = sim.state()["auth"]
+    # one call was refused (401) and sent again with the new token
+    assert auth == {"basic": 0, "bearer": calls + 1, "none": 0, "tokens_issued": 2}
+
+
+def test_a_token_is_renewed_shortly_before_it_expires(token_sim: Callable[..., Sim]) -> None:
+    sim = token_sim(lifetime=600)
+    expected = basic_hosts(sim, SearchMethod.SEARCH_LIST)
+
+    started = sim.clock.now
+
+    def near_expiry(progress: Progress) -> None:
+        if sim.clock.now == started:
+            sim.clock.now += 550  # once: past renewal (600 - 60), before expiry (600)
+
+    with token_client(sim, AuthMethod.JWT) as client:
+        result = search_vulnerable_hosts(
+            client, CveId(LOG4SHELL), truncation_limit=10, progress=near_expiry
+        )
+        calls = client.api_calls
+    assert found(result) == expected
+    # renewed before the call: no call was refused
+    assert sim.state()["auth"] == {"basic": 0, "bearer": calls, "none": 0, "tokens_issued": 2}
+
+
+@pytest.mark.parametrize(
+    ("method", "changes", "credentials"),
+    [
+        (AuthMethod.OAUTH_CLIENT, {"secret": SECRET}, "client id and secret"),
+        (AuthMethod.JWT, {"password": PASSWORD}, "username and password"),
+    ],
+)
+def test_refused_credentials_are_an_auth_error_with_a_hint_and_no_secret(
+    token_sim: Callable[..., Sim],
+    caplog: pytest.LogCaptureFixture,
+    method: AuthMethod,
+    changes: dict[str, str],
+    credentials: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sim = token_sim()
+    with token_client(sim, method, **changes) as client, pytest.raises(QualysAuthError) as caught:
+        search_vulnerable_hosts(client, CveId(LOG4SHELL))
+    error = caught.value
+    assert (error.exit_code, error.http_status, error.call) == (3, 401, "token request")
+    assert error.hint is not None and credentials in error.hint
+    shown = f"{error} {error.hint} {error!r} {caplog.text}"
+    assert SECRET not in shown and PASSWORD not in shown
+    state = sim.state()
+    assert state["calls"] == {} and state["auth"]["tokens_issued"] == 0  # nothing else sent
+
+
+def test_a_token_refused_twice_says_the_api_may_not_take_tokens(sim: Sim) -> None:
+    with (
+        token_client(sim, AuthMethod.JWT, app=ExpiringTokens(sim)) as client,
+        pytest.raises(QualysAuthError) as caught,
+    ):
+        searchlists.list_all(client)
+    assert caught.value.hint == BEARER_REFUSED_HINT
+    assert caught.value.code == 2000
+    auth = sim.state()["auth"]
+    assert (auth["tokens_issued"], auth["bearer"], auth["basic"]) == (2, 2, 0)
+
+
+def test_the_gateway_rate_limit_is_waited_out_for_retry_after(
+    token_sim: Callable[..., Sim],
+) -> None:
+    sim = token_sim()
+    gateway = GatewayFaults(sim.recorder, [429, 429], [("Retry-After", "7")])
+    with token_client(sim, AuthMethod.JWT, app=gateway) as client:
+        found(search_vulnerable_hosts(client, CveId(LOG4SHELL)))
+    assert sim.clock.sleeps == [7.0, 7.0]
+    assert gateway.token_calls == 3
+    assert sim.state()["auth"]["tokens_issued"] == 1
+
+
+def test_a_gateway_rate_limit_beyond_the_budget_is_reported(token_sim: Callable[..., Sim]) -> None:
+    sim = token_sim()
+    gateway = GatewayFaults(sim.recorder, [429] * 5, [("Retry-After", "60")])
+    with (
+        token_client(sim, AuthMethod.JWT, app=gateway, wait_budget=100.0) as client,
+        pytest.raises(QualysRateLimited) as caught,
+    ):
+        searchlists.list_all(client)
+    assert (caught.value.exit_code, caught.value.http_status) == (3, 429)
+    assert sim.clock.sleeps == [60.0]
+    assert sim.state()["calls"] == {}
+
+
+def test_gateway_failures_are_retried_then_reported(token_sim: Callable[..., Sim]) -> None:
+    sim = token_sim()
+    gateway = GatewayFaults(sim.recorder, [503] * 3, [])
+    with (
+        token_client(sim, AuthMethod.OAUTH_CLIENT, app=gateway, retries=3) as client,
+        pytest.raises(QualysServerError) as caught,
+    ):
+        searchlists.list_all(client)
+    assert (caught.value.exit_code, caught.value.http_status) == (4, 503)
+    assert "gateway" in caught.value.message
+    assert (gateway.token_calls, len(sim.clock.sleeps)) == (3, 2)
+
+
+def test_a_gateway_failure_then_success_goes_on(token_sim: Callable[..., Sim]) -> None:
+    sim = token_sim()
+    gateway = GatewayFaults(sim.recorder, [500], [])
+    with token_client(sim, AuthMethod.OAUTH_CLIENT, app=gateway) as client:
+        assert found(search_vulnerable_hosts(client, CveId(LOG4SHELL)))
+    assert gateway.token_calls == 2 and len(sim.clock.sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [404, 400])
+def test_a_wrong_gateway_is_a_response_error_naming_it(
+    token_sim: Callable[..., Sim], status: int
+) -> None:
+    sim = token_sim()
+    gateway = GatewayFaults(sim.recorder, [status], [])
+    with (
+        token_client(sim, AuthMethod.JWT, app=gateway) as client,
+        pytest.raises(QualysResponseError) as caught,
+    ):
+        searchlists.list_all(client)
+    assert f"HTTP {status}" in caught.value.message and LOOPBACK in caught.value.message
+    assert caught.value.hint is not None and "--gateway-url" in caught.value.hint
+    assert gateway.token_calls == 1  # never retried
+
+
+def test_an_unreachable_gateway_is_a_connection_error_naming_it(sim: Sim) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gateway = f"http://127.0.0.1:{port}"
+    config = ClientConfig(
+        base_url=LOOPBACK,
+        username=SIM_USER,
+        password=SIM_PASSWORD,
+        auth=AuthMethod.JWT,
+        gateway_url=gateway,
+        retries=2,
+        connect_timeout=2.0,
+    )
+    # a real socket: no transport, so the API server (LOOPBACK) would be refused too
+    with (
+        QualysClient(config, sleep=sim.clock.sleep) as client,
+        pytest.raises(QualysConnectionError) as caught,
+    ):
+        searchlists.list_all(client)
+    assert gateway in caught.value.message and "token request" in caught.value.message
+    assert len(sim.clock.sleeps) == 1

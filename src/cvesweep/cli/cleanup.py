@@ -8,9 +8,11 @@ import typer
 
 from cvesweep.cli.app import app
 from cvesweep.cli.connection import (
+    AuthOpt,
     CaBundleOpt,
     ConfigOpt,
     DebugOpt,
+    GatewayUrlOpt,
     HostnameOpt,
     NoVerifyOpt,
     PortOpt,
@@ -34,6 +36,8 @@ def cleanup(
     config: ConfigOpt = None,
     ca_bundle: CaBundleOpt = None,
     no_verify_ssl: NoVerifyOpt = False,
+    auth: AuthOpt = None,
+    gateway_url: GatewayUrlOpt = None,
     older_than: Annotated[
         float,
         typer.Option(
@@ -51,7 +55,7 @@ def cleanup(
             raise InputError("--older-than", f"{older_than} is negative; give minutes >= 0")
         settings = resolve_settings(
             url=url, hostname=hostname, port=port, username=username, config=config,
-            ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl,
+            ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl, auth=auth, gateway_url=gateway_url,
         )  # fmt: skip
         with QualysClient(settings.client_config()) as client:
             lists = searchlists.list_all(client)

@@ -70,6 +70,26 @@ NoVerifyOpt = Annotated[
         rich_help_panel="Connection",
     ),
 ]
+AuthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--auth",
+        metavar="basic|jwt|oauth-client",
+        help="How to authenticate: basic (HTTP Basic, the default), jwt (a gateway token "
+        "for the username and password) or oauth-client (a gateway token for the API client "
+        "in CVESWEEP_QUALYS_CLIENT_ID / CVESWEEP_QUALYS_CLIENT_SECRET).",
+        rich_help_panel="Connection",
+    ),
+]
+GatewayUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--gateway-url",
+        help="Qualys gateway URL for --auth jwt|oauth-client (default: derived from the "
+        "API URL, e.g. https://gateway.qg2.apps.qualys.com).",
+        rich_help_panel="Connection",
+    ),
+]
 DbOpt = Annotated[
     str | None,
     typer.Option(
@@ -95,6 +115,8 @@ def resolve_settings(
     no_verify_ssl: bool,
     truncation_limit: int | None = None,
     store_flags: dict[str, bool | None] | None = None,
+    auth: str | None = None,
+    gateway_url: str | None = None,
 ) -> Settings:
     """Settings from the flags, the environment, the config file and (on a TTY) a prompt.
 
@@ -111,6 +133,8 @@ def resolve_settings(
         "ca_bundle": ca_bundle,
         "verify_ssl": False if no_verify_ssl else None,
         "truncation_limit": truncation_limit,
+        "auth": auth,
+        "gateway_url": gateway_url,
         **(store_flags or {}),
     }
     prompt = getpass if sys.stdin.isatty() else None

@@ -9,10 +9,12 @@ import typer
 
 from cvesweep.cli.app import app
 from cvesweep.cli.connection import (
+    AuthOpt,
     CaBundleOpt,
     ConfigOpt,
     DbOpt,
     DebugOpt,
+    GatewayUrlOpt,
     HostnameOpt,
     NoVerifyOpt,
     PortOpt,
@@ -38,6 +40,8 @@ def search(
     config: ConfigOpt = None,
     ca_bundle: CaBundleOpt = None,
     no_verify_ssl: NoVerifyOpt = False,
+    auth: AuthOpt = None,
+    gateway_url: GatewayUrlOpt = None,
     ips: Annotated[
         str | None,
         typer.Option(
@@ -133,6 +137,7 @@ def search(
         settings = resolve_settings(
             url=url, hostname=hostname, port=port, username=username, config=config,
             ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl, truncation_limit=truncation_limit,
+            auth=auth, gateway_url=gateway_url,
             store_flags={"add_assets": add_assets, "tag_cves": tag_cves,
                          "add_discovered_assets": add_discovered_assets},
         )  # fmt: skip

@@ -12,9 +12,11 @@ import typer
 
 from cvesweep.cli.app import app
 from cvesweep.cli.connection import (
+    AuthOpt,
     CaBundleOpt,
     ConfigOpt,
     DebugOpt,
+    GatewayUrlOpt,
     HostnameOpt,
     NoVerifyOpt,
     UrlOpt,
@@ -76,6 +78,8 @@ def serve(
     config: ConfigOpt = None,
     ca_bundle: CaBundleOpt = None,
     no_verify_ssl: NoVerifyOpt = False,
+    auth: AuthOpt = None,
+    gateway_url: GatewayUrlOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Serve the web UI and JSON API (search, library, STIX export) until Ctrl-C.
@@ -95,11 +99,13 @@ def serve(
         flags: dict[str, object] = {
             "url": url, "hostname": hostname, "port": qualys_port, "username": username,
             "ca_bundle": ca_bundle, "verify_ssl": False if no_verify_ssl else None,
+            "auth": auth, "gateway_url": gateway_url,
         }  # fmt: skip
         try:
             settings = resolve_settings(
                 url=url, hostname=hostname, port=qualys_port, username=username,
                 config=config, ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl,
+                auth=auth, gateway_url=gateway_url,
             )  # fmt: skip
             loader: SettingsLoader = functools.partial(_same, settings)
         except ConfigError as error:

@@ -7,6 +7,8 @@ from fastapi.responses import RedirectResponse
 
 from cvesweep.errors import CvesweepError
 from cvesweep.inputs import FILTER_HELP
+from cvesweep.qualys.auth import AuthMethod
+from cvesweep.qualys.gateway import gateway_url_for
 from cvesweep.settings import Settings
 from cvesweep.web.connection_check import check_connection
 from cvesweep.web.jobs import JobView
@@ -107,9 +109,12 @@ def _settings(
 
 
 def _public_settings(settings: Settings) -> dict[str, object]:
-    """What the settings page shows: never the password, not even its length."""
+    """What the settings page shows: never the password or client secret, not even its length."""
     return {
         "url": settings.base_url,
+        "auth": settings.auth.value,
+        "gateway_url": _gateway(settings),
+        "client_id": settings.client_id if settings.auth is AuthMethod.OAUTH_CLIENT else None,
         "username": settings.username,
         "verify_ssl": settings.verify_ssl,
         "ca_bundle": str(settings.ca_bundle) if settings.ca_bundle else None,
@@ -117,3 +122,13 @@ def _public_settings(settings: Settings) -> dict[str, object]:
         "retries": settings.retries,
         "read_timeout": settings.read_timeout,
     }
+
+
+def _gateway(settings: Settings) -> str | None:
+    """The gateway tokens come from (None with Basic auth), or why there is none."""
+    if settings.auth is AuthMethod.BASIC:
+        return None
+    try:
+        return settings.gateway_url or gateway_url_for(settings.base_url)
+    except CvesweepError as error:
+        return f"none: {error.message}; set gateway_url"
