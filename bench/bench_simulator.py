@@ -11,6 +11,9 @@ with ``truncation_limit=0`` and ``show_tags=1``: one restricted to a search list
 CVE (created and deleted around it, as cvesweep does) and one for every host. For each it
 prints the bytes and seconds read, MB/s, the hosts served, and the simulator's peak RSS
 sampled with psutil during the transfer; at the end the simulator's VmHWM from /proc.
+Then it times what parallel pulls need: every host id from host list 5.0
+(``details=None``), and one 1,000-host slice of detections asked for as ``ids=A-B`` and as
+``id_min=A&id_max=B`` (the two must cost about the same).
 Every transfer stops after ``--max-seconds`` and the simulator is always stopped.
 """
 
@@ -37,6 +40,7 @@ MB = 1_000_000
 MIB = 1024 * 1024
 DETECTIONS = ApiVersions().path(Endpoint.DETECTION)
 SEARCH_LISTS = ApiVersions().path(Endpoint.SEARCH_LIST)
+HOST_LIST = ApiVersions().path(Endpoint.HOST_LIST)
 HEADERS = {"X-Requested-With": "cvesweep bench"}
 HOST_END = b"</HOST>"
 
@@ -186,8 +190,37 @@ def run(simulator: Simulator, max_seconds: float) -> None:
             baseline = rss.peak
             figures = stream(c, form, time.monotonic() + max_seconds)
             report("detections of every host:", figures, rss.peak, baseline)
+            id_ranges(c)
     finally:
         rss.close()
+
+
+def timed(c: httpx.Client, path: str, params: dict[str, str]) -> tuple[float, httpx.Response]:
+    """Return (seconds, reply) of one GET read to its end."""
+    started = time.perf_counter()
+    reply = c.get(path, params=params)
+    return time.perf_counter() - started, reply
+
+
+def id_ranges(c: httpx.Client) -> None:
+    """Print the cost of every host id (host list 5.0) and of ids= against id_min/id_max."""
+    seconds, reply = timed(
+        c, HOST_LIST, {"action": "list", "details": "None", "truncation_limit": "0"}
+    )
+    ids = [int(n) for n in re.findall(rb"<ID>(\d+)</ID>", reply.content)]
+    print(f"host list 5.0, details=None: {len(ids):,} host ids in {seconds:.2f} s")
+    if len(ids) < 2:
+        return
+    middle = len(ids) // 2
+    low, high = ids[middle], ids[min(len(ids) - 1, middle + 999)]
+    form = {"action": "list", "truncation_limit": "0", "qids": "376157,730297,45515"}
+    for label, extra in (
+        ("ids=A-B", {"ids": f"{low}-{high}"}),
+        ("id_min=A&id_max=B", {"id_min": str(low), "id_max": str(high)}),
+    ):
+        seconds, reply = timed(c, DETECTIONS, {**form, **extra})
+        hosts = reply.content.count(HOST_END)
+        print(f"detections of a 1,000-host slice, {label}: {hosts} hosts in {seconds:.3f} s")
 
 
 def main() -> None:

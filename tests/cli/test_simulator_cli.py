@@ -14,9 +14,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+import typer.main
 from typer.testing import CliRunner, Result
 
 from cvesweep.cli.main import app
@@ -153,6 +155,19 @@ def test_client_secret_from_the_environment_and_token_lifetime_are_used() -> Non
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["exp"] - claims["iat"] == 120
     assert "client_secret=env-secret" in running.lines[0]
+
+
+def test_every_simulator_option_is_documented_in_its_readme_section() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## The Qualys simulator: `cvesweep simulator`", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    command = typer.main.get_command(app).commands["simulator"]  # type: ignore[attr-defined]
+    flags = [opt for param in command.params for opt in param.opts if opt.startswith("--")]
+    assert "--serve-eol" in flags and "--client-id" in flags
+    for flag in flags:
+        assert f"`{flag}" in section, flag
+    for variable in ("CVESWEEP_SIM_PASSWORD", "CVESWEEP_SIM_CLIENT_SECRET"):
+        assert variable in section
 
 
 def test_password_from_the_environment_is_the_one_accepted() -> None:

@@ -146,4 +146,4 @@ def test_the_ids_of_200000_hosts_are_listed_in_well_under_a_second():
     assert response.status_code == 200
     assert response.text.count("<ID>") == 200_000
     # About 0.3 s here; the bound leaves room for a loaded machine.
-    assert elapsed < 5.0, f"{elapsed:.2f} s"
+    assert elapsed < 8.0, f"{elapsed:.2f} s"
