@@ -16,14 +16,11 @@ import socket
 import sys
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 from cvesweep import __version__
-from cvesweep.simulator.protocol import DropConnection
-
-if TYPE_CHECKING:
-    from cvesweep.simulator.server import WsgiHTTPServer
+from cvesweep.simulator.protocol import DropConnection, HostingServer
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +85,21 @@ class WsgiRequestHandler(BaseHTTPRequestHandler):
     server_version = f"cvesweep-simulator/{__version__}"
     disable_nagle_algorithm = True  # each yielded block goes out at once, terminator included
     timeout = IDLE_TIMEOUT_SECONDS
-    server: WsgiHTTPServer
+
+    @property
+    def hosting(self) -> HostingServer:
+        """The server hosting the app (``WsgiHTTPServer``; typed by protocol, no import)."""
+        return cast(HostingServer, self.server)
 
     def setup(self) -> None:
         super().setup()
-        self.server.track(self.connection)
+        self.hosting.track(self.connection)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.untrack(self.connection)
+            self.hosting.untrack(self.connection)
 
     def handle_one_request(self) -> None:
         try:
@@ -122,7 +123,7 @@ class WsgiRequestHandler(BaseHTTPRequestHandler):
         body = _BodyReader(self.rfile, length)
         response = _Response()
         try:
-            result = self.server.app(self._environ(body), self._start_response(response))
+            result = self.hosting.app(self._environ(body), self._start_response(response))
         except Exception:
             logger.exception("simulator app failed on %s", self.path.split("?")[0])
             self.close_connection = True
@@ -237,7 +238,7 @@ class WsgiRequestHandler(BaseHTTPRequestHandler):
 
     def _environ(self, body: _BodyReader) -> dict[str, Any]:
         path, _, query = self.path.partition("?")
-        host, port = self.server.server_address[:2]
+        host, port = self.hosting.server_address[:2]
         environ: dict[str, Any] = {
             "REQUEST_METHOD": self.command,
             "SCRIPT_NAME": "",
@@ -252,7 +253,7 @@ class WsgiRequestHandler(BaseHTTPRequestHandler):
             "REMOTE_ADDR": self.client_address[0],
             "REMOTE_PORT": str(self.client_address[1]),
             "wsgi.version": (1, 0),
-            "wsgi.url_scheme": self.server.scheme,
+            "wsgi.url_scheme": self.hosting.scheme,
             "wsgi.input": body,
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,

@@ -12,8 +12,9 @@ through ``httpx.WSGITransport``. Two extensions:
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -21,3 +22,17 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 class DropConnection(Exception):
     """Raised by a response body iterator to make the server cut the connection."""
+
+
+class HostingServer(Protocol):
+    """What the request handler needs from the HTTP server that hosts the app."""
+
+    app: WsgiApp
+    scheme: str
+    server_address: Any
+
+    def track(self, connection: socket.socket) -> None:
+        """Remember a live connection (so stopping the server can close it)."""
+
+    def untrack(self, connection: socket.socket) -> None:
+        """Forget a connection that ended."""
