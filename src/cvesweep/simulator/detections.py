@@ -1,9 +1,9 @@
-"""Host detection list requests: parameters → a query, and the lazy walk over matching hosts.
+"""The detection query and the lazy walk over the hosts and detections matching it.
 
 Hosts come out in id order and detections in QID order (the fleet's orders); a host is
 returned only with its matching detections and only when it has at least one. The CVE
-detection endpoint builds the same :class:`DetectionQuery` (``cve_detection.py``), so both
-always select the same (host, QID) pairs for the same filters.
+detection endpoint builds the same :class:`DetectionQuery` (``detectionparams.py``), so
+both always select the same (host, QID) pairs for the same filters.
 """
 
 from __future__ import annotations
@@ -12,98 +12,13 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from cvesweep.simulator import params as p
-from cvesweep.simulator.params import Params
 from cvesweep.simulator.records import SimDetection, SimHost
-from cvesweep.simulator.searchlists import SearchListStore
 
 if TYPE_CHECKING:
     from cvesweep.simulator.fleet import Fleet
 
-# Every parameter the real 2.0 server accepted for action=list (from
-# error_1901_unrecognized_param_lists_allowed_detection_params_powerqualys.xml), in its order;
-# those DetectionQuery does not model are accepted and ignored.
-ALLOWED_2 = (
-    "echo_request",
-    "ips",
-    "ids",
-    "id_min",
-    "id_max",
-    "ag_ids",
-    "ag_titles",
-    "os_pattern",
-    "truncation_limit",
-    "show_tags",
-    "show_asset_id",
-    "show_results",
-    "use_tags",
-    "no_vm_scan_since",
-    "vm_scan_since",
-    "vm_processed_after",
-    "vm_processed_before",
-    "vm_scan_date_before",
-    "vm_scan_date_after",
-    "vm_auth_scan_date_before",
-    "vm_auth_scan_date_after",
-    "compliance_enabled",
-    "include_ignored",
-    "include_disabled",
-    "show_host_services",
-    "qids",
-    "show_igs",
-    "show_reopened_info",
-    "host_metadata",
-    "host_metadata_fields",
-    "show_cloud_tags",
-    "cloud_tag_fields",
-    "show_qds",
-    "qds_min",
-    "qds_max",
-    "show_qds_factors",
-    "severities",
-    "include_search_list_titles",
-    "exclude_search_list_titles",
-    "include_search_list_ids",
-    "exclude_search_list_ids",
-    "output_format",
-    "max_days_since_last_vm_scan",
-    "max_days_since_detection_updated",
-    "detection_last_tested_since_days",
-    "detection_last_tested_before_days",
-    "status",
-    "include_vuln_type",
-    "active_kernels_only",
-    "arf_kernel_filter",
-    "arf_service_filter",
-    "arf_config_filter",
-    "suppress_duplicated_data_from_csv",
-    "detection_updated_since",
-    "detection_updated_before",
-    "detection_processed_after",
-    "detection_processed_before",
-    "detection_last_tested_since",
-    "detection_last_tested_before",
-    "filter_superseded_qids",
-)
-
-_T = TypeVar("_T")
-# 3.0 dropped the arf_*_filter parameters (qualysetl strips them past 2.0; sending them
-# presumably gives 1901 [unverified], docs/qualys-2026.md §3.1); 4.0 added
-# mitre_attack_details, 5.0 vuln_detection_source (ServiceNow's 5.0 request).
-_ARF = ("arf_kernel_filter", "arf_service_filter", "arf_config_filter")
-ADDED = {4: ("mitre_attack_details",), 5: ("vuln_detection_source",)}
-INCLUDE_VULN_TYPES = {"confirmed": "Confirmed", "potential": "Potential"}
-
-
-def allowed_params(major: int) -> tuple[str, ...]:
-    """Return the parameters ``action=list`` accepts on detection version ``major``.0."""
-    names = ALLOWED_2 if major <= 2 else tuple(n for n in ALLOWED_2 if n not in _ARF)
-    return names + tuple(n for v in sorted(ADDED) if v <= major for n in ADDED[v])
-
-
-STATUSES = ("New", "Active", "Re-Opened", "Fixed")
 DEFAULT_STATUSES = frozenset({"New", "Active", "Re-Opened"})
 DEFAULT_TRUNCATION = 1000
 
@@ -132,172 +47,6 @@ class DetectionQuery:
     excluded_qids: frozenset[int] | None = None
     qds_range: tuple[int, int] | None = None  # qds_min..qds_max; Info detections have no QDS
     qds_of: Callable[[int], int | None] = field(default=lambda _qid: None, compare=False)
-
-
-def build_query(
-    params: Params, fleet: Fleet, lists: SearchListStore, *, major: int = 5
-) -> DetectionQuery:
-    """Return the query of a detection ``action=list`` request on version ``major``.0.
-
-    Raises ApiError 1901 (unknown parameter) or 1905 (invalid value or unknown reference).
-    """
-    p.check_allowed(params, "list", allowed_params(major))
-    get = params.get
-    return DetectionQuery(
-        **common_filters(params, fleet, lists),
-        qids=qid_filter(params, fleet, lists),
-        severities=_opt(get("severities"), _severities),
-        show_igs=p.flag("show_igs", get("show_igs"), False),
-        show_tags=p.flag("show_tags", get("show_tags"), False),
-        show_results=p.flag("show_results", get("show_results"), True),
-    )
-
-
-def common_filters(params: Params, fleet: Fleet, lists: SearchListStore) -> dict[str, Any]:
-    """Return the DetectionQuery fields the detection and CVE detection APIs share."""
-    get = params.get
-    output_format = get("output_format")
-    if output_format not in (None, "XML"):
-        raise p.invalid("output_format", output_format, "only XML is simulated")
-    return {
-        "ids": _opt(get("ids"), lambda v: p.int_ranges("ids", v)),
-        "id_min": _opt(get("id_min"), lambda v: p.positive_int("id_min", v)),
-        "id_max": _opt(get("id_max"), lambda v: p.positive_int("id_max", v)),
-        "ipv4": _opt(get("ips"), lambda v: p.ipv4_ranges("ips", v)),
-        "asset_group_ids": asset_groups(params, fleet),
-        "statuses": _opt(get("status"), lambda v: p.choices("status", v, STATUSES))
-        or DEFAULT_STATUSES,
-        "tested_since": date_param(params, "detection_last_tested_since"),
-        "updated_since": date_param(params, "detection_updated_since"),
-        "vm_scan_since": date_param(params, "vm_scan_since"),
-        "truncation_limit": truncation_limit(params),
-        "os_pattern": _opt(get("os_pattern"), regex),
-        "types": _opt(get("include_vuln_type"), _vuln_types),
-        "excluded_qids": _listed_qids(params, lists, "exclude"),
-        **_qds_filter(params, fleet),
-    }
-
-
-def truncation_limit(params: Params, default: int = DEFAULT_TRUNCATION) -> int:
-    """Return ``truncation_limit`` (0 = no limit), ``default`` when absent; 1905 if invalid."""
-    limit = params.get("truncation_limit")
-    return default if limit is None else p.positive_int("truncation_limit", limit, minimum=0)
-
-
-def regex(value: str) -> re.Pattern[str]:
-    """Return ``os_pattern`` compiled (Qualys takes a PCRE); ApiError 1905 if invalid."""
-    try:
-        return re.compile(value)
-    except re.error as exc:
-        raise p.invalid("os_pattern", value, f"not a regular expression: {exc}") from None
-
-
-def _vuln_types(value: str) -> frozenset[str]:
-    picked = p.choices("include_vuln_type", value.lower(), tuple(INCLUDE_VULN_TYPES))
-    return frozenset(INCLUDE_VULN_TYPES[name] for name in picked)
-
-
-def _qds_filter(params: Params, fleet: Fleet) -> dict[str, Any]:
-    low, high = params.get("qds_min"), params.get("qds_max")
-    if low is None and high is None:
-        return {}
-    bounds = (
-        p.positive_int("qds_min", low, minimum=0) if low is not None else 0,
-        p.positive_int("qds_max", high, minimum=0) if high is not None else 100,
-    )
-    if bounds[0] > bounds[1]:
-        raise p.invalid("qds_min", low or "", "greater than qds_max")
-    facts = fleet.facts
-
-    def qds_of(qid: int) -> int | None:
-        scores = facts.scores(qid)
-        return None if scores is None else scores.qds
-
-    return {"qds_range": bounds, "qds_of": qds_of}
-
-
-def _opt(value: str | None, parse: Callable[[str], _T]) -> _T | None:
-    return None if value is None else parse(value)
-
-
-def date_param(params: Params, name: str) -> datetime | None:
-    """Return the date parameter ``name`` as UTC, None when absent; 1905 if malformed."""
-    value = params.get(name)
-    return None if value is None else p.utc_datetime(name, value)
-
-
-def _severities(value: str) -> frozenset[int]:
-    levels = {n for low, high in p.int_ranges("severities", value) for n in range(low, high + 1)}
-    if not levels <= {1, 2, 3, 4, 5}:
-        raise p.invalid("severities", value, "severities are 1 to 5")
-    return frozenset(levels)
-
-
-def _in_ranges(value: int, ranges: tuple[tuple[int, int], ...]) -> bool:
-    return any(low <= value <= high for low, high in ranges)
-
-
-def asset_groups(params: Params, fleet: Fleet) -> frozenset[int] | None:
-    """Return the asset group ids of ``ag_ids`` and ``ag_titles`` (both: the intersection)."""
-    wanted: set[int] | None = None
-    ids_text = params.get("ag_ids")
-    if ids_text is not None:
-        ranges = p.int_ranges("ag_ids", ids_text)
-        known = {group.id for group in fleet.asset_groups}
-        for low, high in ranges:
-            if low == high and low not in known:
-                raise p.invalid("ag_ids", ids_text, f"asset group not found: {low}")
-        wanted = {group_id for group_id in known if _in_ranges(group_id, ranges)}
-    titles_text = params.get("ag_titles")
-    if titles_text is not None:
-        by_title = {group.title: group.id for group in fleet.asset_groups}
-        titles = p.words(titles_text)
-        for title in titles:
-            if title not in by_title:
-                raise p.invalid("ag_titles", titles_text, f"asset group not found: {title}")
-        ids = {by_title[title] for title in titles}
-        wanted = ids if wanted is None else wanted & ids
-    return None if wanted is None else frozenset(wanted)
-
-
-_MAX_EXPANDED = 200_000
-
-
-def qid_filter(params: Params, fleet: Fleet, lists: SearchListStore) -> frozenset[int] | None:
-    """Return the QIDs ``qids`` and ``include_search_list_*`` allow, None when unfiltered."""
-    wanted: frozenset[int] | None = None
-    qids_text = params.get("qids")
-    if qids_text is not None:
-        ranges = p.int_ranges("qids", qids_text)
-        if sum(high - low + 1 for low, high in ranges) <= _MAX_EXPANDED:
-            wanted = frozenset(n for low, high in ranges for n in range(low, high + 1))
-        else:  # a huge range: only QIDs the knowledge base knows can be detected
-            wanted = frozenset(q for q in fleet.kb.all_qids() if _in_ranges(q, ranges))
-    listed = _listed_qids(params, lists, "include")
-    if listed is not None:
-        wanted = listed if wanted is None else wanted & listed
-    return wanted
-
-
-def _listed_qids(params: Params, lists: SearchListStore, how: str) -> frozenset[int] | None:
-    """Return the QIDs of the ``{how}_search_list_ids`` / ``_titles`` lists, None if neither."""
-    ids_name, titles_name = f"{how}_search_list_ids", f"{how}_search_list_titles"
-    ids_text, titles_text = params.get(ids_name), params.get(titles_name)
-    if ids_text is None and titles_text is None:
-        return None
-    chosen = []
-    if ids_text is not None:
-        ranges = p.int_ranges(ids_name, ids_text)
-        for low, high in ranges:
-            if low == high and lists.get(low) is None:
-                raise p.invalid(ids_name, ids_text, f"search list not found: {low}")
-        chosen += [one for one in lists.all() if _in_ranges(one.id, ranges)]
-    for title in p.words(titles_text or ""):
-        by_title = lists.by_title(title)
-        if by_title is None:
-            raise p.invalid(titles_name, titles_text or "", f"search list not found: {title}")
-        chosen.append(by_title)
-    return frozenset(qid for one in chosen for qid in one.qids)
 
 
 def matching_hosts(fleet: Fleet, q: DetectionQuery) -> Iterator[tuple[SimHost, list[SimDetection]]]:
@@ -350,7 +99,7 @@ def host_matches(host: SimHost, q: DetectionQuery) -> bool:
         return False
     if q.id_max is not None and host.id > q.id_max:
         return False
-    if q.ids is not None and not _in_ranges(host.id, q.ids):
+    if q.ids is not None and not in_ranges(host.id, q.ids):
         return False
     if q.ipv4 is not None:
         if host.ip is None:
@@ -390,3 +139,7 @@ def detection_matches(d: SimDetection, q: DetectionQuery) -> bool:
     if q.tested_since is not None and d.last_test < q.tested_since:
         return False
     return q.updated_since is None or d.last_update >= q.updated_since
+
+
+def in_ranges(value: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= value <= high for low, high in ranges)

@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 
 from cvesweep.qualys.endpoints import Endpoint
-from cvesweep.simulator import detections
+from cvesweep.simulator import detectionparams, detections
 from cvesweep.simulator import params as p
 from cvesweep.simulator.api.call import Call, action_of, next_page_url
 from cvesweep.simulator.api.detection import dtd_url
@@ -107,9 +107,9 @@ def build_query(call: Call, cves: tuple[str, ...]) -> detections.DetectionQuery:
     """Return the detection query of this call: the shared filters, the CVEs' QIDs."""
     params, fleet = call.params, call.fleet
     # The same query the detection API builds, so both select the same (host, QID) pairs.
-    query = detections.DetectionQuery(**detections.common_filters(params, fleet, call.lists))
+    query = detections.DetectionQuery(**detectionparams.common_filters(params, fleet, call.lists))
     wanted = frozenset(fleet.kb.qids_for_cves(cves))
-    narrowed = detections.qid_filter(params, fleet, call.lists)
+    narrowed = detectionparams.qid_filter(params, fleet, call.lists)
     return replace(
         query,
         qids=wanted if narrowed is None else wanted & narrowed,

@@ -7,7 +7,7 @@ to the reply is in :class:`~cvesweep.simulator.detectionxml.DetectionView`.
 from __future__ import annotations
 
 from cvesweep.qualys.endpoints import ENDPOINTS, Endpoint
-from cvesweep.simulator import detections
+from cvesweep.simulator import detectionparams, detections
 from cvesweep.simulator import params as p
 from cvesweep.simulator.api.call import Call, action_of, next_page_url
 from cvesweep.simulator.detectionxml import ROOT, DetectionView, detection_stream
@@ -18,7 +18,7 @@ from cvesweep.simulator.replies import Reply
 def detection(call: Call) -> Reply:
     """Handle ``action=list``; raise ApiError 1901/1903/1905 on a bad request."""
     action_of(call, ("list",))
-    query = detections.build_query(call.params, call.fleet, call.lists, major=call.major)
+    query = detectionparams.build_query(call.params, call.fleet, call.lists, major=call.major)
     body = detection_stream(
         detections.matching_hosts(call.fleet, query),
         head=reply_head(ROOT, dtd_url(call, Endpoint.DETECTION, ROOT), call.now),

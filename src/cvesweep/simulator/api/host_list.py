@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cvesweep.qualys.endpoints import Endpoint
-from cvesweep.simulator import detections
+from cvesweep.simulator import detectionparams, detections
 from cvesweep.simulator import params as p
 from cvesweep.simulator.api.call import Call, action_of, next_page_url
 from cvesweep.simulator.api.detection import dtd_url
@@ -73,18 +73,11 @@ def host_list(call: Call) -> Reply:
 
 
 def build_query(call: Call) -> DetectionQuery:
-    """Return the host-level filters of the call (no detection filter applies)."""
-    params, fleet, get = call.params, call.fleet, call.params.get
-    return DetectionQuery(
-        ids=None if get("ids") is None else p.int_ranges("ids", get("ids") or ""),
-        id_min=None if get("id_min") is None else p.positive_int("id_min", get("id_min") or ""),
-        id_max=None if get("id_max") is None else p.positive_int("id_max", get("id_max") or ""),
-        ipv4=None if get("ips") is None else p.ipv4_ranges("ips", get("ips") or ""),
-        asset_group_ids=detections.asset_groups(params, fleet),
-        vm_scan_since=detections.date_param(params, "vm_scan_since"),
-        os_pattern=None if get("os_pattern") is None else detections.regex(get("os_pattern") or ""),
-        truncation_limit=detections.truncation_limit(params),
-    )
+    """Return the host-level filters of the call: those the detection API has too.
+
+    The detection-level filters are not in PARAMS, so they are refused before (1901).
+    """
+    return DetectionQuery(**detectionparams.common_filters(call.params, call.fleet, call.lists))
 
 
 def hosts(call: Call, q: DetectionQuery, *, full: bool) -> Iterator[SimHost]:
