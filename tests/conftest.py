@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# the library backends (SQLite, PostgreSQL) of the library, CLI-library and web tests
+pytest_plugins = ("tests.backends",)
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "data" / "qualys-samples"
 
@@ -205,6 +208,8 @@ def _private_user_dirs(
         "CVESWEEP_QUALYS_URL",
         "CVESWEEP_QUALYS_USERNAME",
         "CVESWEEP_QUALYS_PASSWORD",
+        "CVESWEEP_QUALYS_CLIENT_ID",
+        "CVESWEEP_QUALYS_CLIENT_SECRET",
         "CVESWEEP_WEB_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -55,7 +55,8 @@ def test_every_row_is_a_settings_field_with_the_same_default() -> None:
         "client_id", "client_secret", "verify_ssl", "ca_bundle",
         "connect_timeout", "read_timeout", "retries", "wait_budget",
         "detection_version", "knowledge_base_version", "search_list_version",
-        "host_list_version", "cve_detection_version", "method", "truncation_limit",
+        "host_list_version", "cve_detection_version", "method", "max_parallel",
+        "truncation_limit",
         "add_assets", "add_discovered_assets", "tag_cves",
     ]  # fmt: skip
     assert set(fields) == {spec.name for spec in SETTINGS}

@@ -38,6 +38,7 @@ def search_vulnerable_hosts(
     progress: ProgressCallback | None = None,
     spool_dir: str | None = None,
     on_search_list: Callable[[searchlists.TemporaryList], None] | None = None,
+    max_parallel: int | None = None,
 ) -> SearchResult:
     """Find every host with an open detection of ``cve`` that passes ``options``.
 
@@ -45,13 +46,17 @@ def search_vulnerable_hosts(
     closes it (``result.hosts.close()``) when done. A search list the method creates is
     deleted in every outcome; ``on_search_list`` is told of it as soon as it exists (its
     ``deleted`` flag is final once this function returns or raises). The summary's
-    ``search_list_qids`` is ``()`` when Qualys knows no QID for the CVE. Raises QualysError
-    subclasses; on error nothing is kept.
+    ``search_list_qids`` is ``()`` when Qualys knows no QID for the CVE. ``max_parallel``
+    caps the detection calls run at once (1: serial; None: the subscription's concurrency
+    limit minus one, see :mod:`cvesweep.qualys.parallel`). Raises QualysError subclasses;
+    on error nothing is kept.
     """
     options = options or SearchOptions()
     started = time.monotonic()
     calls_before = client.api_calls
-    request = PullRequest(cve, options, truncation_limit, progress, on_search_list, spool_dir)
+    request = PullRequest(
+        cve, options, truncation_limit, progress, on_search_list, spool_dir, max_parallel
+    )
     spool = HostSpool(spool_dir)
     try:
         pulled = SOURCES[method].pull(client, request, spool)

@@ -108,6 +108,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("method", SearchMethod.SEARCH_LIST, "how to find a CVE's hosts: search-list (a "
                 "temporary QID search list, then the detection API) or cve-detection (the CVE "
                 "detection API, no list)", "method", _S, "--method", None, "search.method"),
+    SettingSpec("max_parallel", None, "detection calls run at once, 1 to 32 (default: the "
+                "subscription's concurrency limit minus one; 1 = serial)", "parallel", _I,
+                "--max-parallel", None, "search.max_parallel"),
     SettingSpec("truncation_limit", 1000, "hosts per page of the detection list "
                 "(0 = no limit, at most 1,000,000)", "truncation", _I,
                 "--truncation-limit", None, "search.truncation_limit"),
@@ -159,6 +162,7 @@ class Settings:
     host_list_version: str = ENDPOINTS[Endpoint.HOST_LIST].default
     cve_detection_version: str = ENDPOINTS[Endpoint.CVE_DETECTION].default
     method: SearchMethod = SearchMethod.SEARCH_LIST
+    max_parallel: int | None = None
     truncation_limit: int = 1000
     add_assets: bool = True
     add_discovered_assets: bool = True
@@ -445,7 +449,16 @@ def _version(endpoint: Endpoint) -> Callable[[object, str], object]:
     return converter
 
 
+def _parallel(value: object, field: str) -> int:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 32:
+        raise InputError(field, f"{value!r} is not a whole number from 1 to 32")
+    return value
+
+
 CONVERTERS: Mapping[str, Callable[[object, str], object]] = {
+    "parallel": _parallel,
     **{f"{e.value}_version": _version(e) for e in Endpoint},
     "auth": _choice(AuthMethod),
     "method": _choice(SearchMethod),

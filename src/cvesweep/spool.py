@@ -65,6 +65,21 @@ class HostSpool:
         self._file.seek(mark.offset)
         self.hosts, self.detections = mark.hosts, mark.detections
 
+    def absorb(self, other: HostSpool) -> None:
+        """Append every host of ``other`` at the end, as bytes (no unpickling)."""
+        other._file.flush()
+        self._file.seek(0, os.SEEK_END)
+        offset, end = 0, other._file.tell() if other.hosts else 0
+        other_fd = other._file.fileno()
+        while offset < end:
+            chunk = os.pread(other_fd, min(1 << 20, end - offset), offset)
+            if not chunk:
+                break
+            self._file.write(chunk)
+            offset += len(chunk)
+        self.hosts += other.hosts
+        self.detections += other.detections
+
     def __iter__(self) -> Iterator[Host]:
         self._file.flush()
         raw = _PositionalReader(self._file.fileno())

@@ -90,7 +90,9 @@ def test_json_output_follows_the_contract(live_sim, no_config: Path) -> None:  #
     summary = data["summary"]
     assert summary["hosts"] == len(data["hosts"]) > 0
     assert summary["search_list_deleted"] is True
-    assert summary["api_calls"] == 4  # create, read back, one page, delete
+    # create, read back, the host list (the simulator allows 10 calls at once: parallel
+    # ranges could pay; 300 hosts fit one page, so one detection call), delete
+    assert summary["api_calls"] == 5
     assert summary["method"] == "search-list"
     assert summary["search_list_qids"] and set(summary["qids"]) <= set(summary["search_list_qids"])
     assert live_sim[0].open_lists() == []
@@ -317,3 +319,39 @@ def test_sigterm_mid_run_deletes_the_search_list(make_sim, no_config: Path) -> N
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
         assert simulator.open_lists() == []
+
+
+def _versioned(tmp_path: Path, table: str) -> Path:
+    path = tmp_path / "versions.toml"
+    path.write_text(f"[qualys.versions]\n{table}\n")
+    path.chmod(0o600)
+    return path
+
+
+def test_an_unknown_api_version_is_exit_2_before_any_call(live_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sim, _ = live_sim
+    config = _versioned(tmp_path, 'detection = "7.0"')
+    result = search(live_sim, config, LOG4SHELL)
+    assert result.exit_code == 2, result.output
+    assert "qualys.versions.detection" in result.stderr and "2.0, 3.0, 4.0, 5.0" in result.stderr
+    assert sim.recorder.requests == []
+
+
+def test_a_retired_version_warns_and_the_refusal_says_what_to_do(live_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sim, _ = live_sim
+    result = search(live_sim, _versioned(tmp_path, 'detection = "2.0"'), LOG4SHELL)
+    assert result.exit_code == 3, result.output
+    assert "detection API 2.0 is past its end of life" in result.stderr
+    assert "[qualys.versions]" in result.stderr  # the hint
+    assert sim.open_lists() == []
+
+
+def test_a_version_written_as_a_toml_number_is_accepted(live_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sim, _ = live_sim
+    result = search(live_sim, _versioned(tmp_path, "detection = 5.0"), LOG4SHELL, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert {p for p, _ in sim.recorder.requests} == {
+        "/api/3.0/fo/qid/search_list/dynamic/",
+        "/api/5.0/fo/asset/host/",
+        "/api/5.0/fo/asset/host/vm/detection/",
+    }

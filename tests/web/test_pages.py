@@ -23,7 +23,7 @@ from cvesweep.models import (
     Tag,
 )
 from cvesweep.runner import RunOutcome, RunRequest
-from cvesweep.simulator.knowledgebase import LOG4SHELL, NO_QID_CVE
+from cvesweep.simulator.knowledgebase import IG_ONLY_CVE, LOG4SHELL, NO_QID_CVE
 from tests.web.conftest import CREDENTIALS_B64, PASSWORD, MakeClient, Qualys, WebClient
 
 XSS = '<script>alert("xss")</script>'
@@ -145,10 +145,20 @@ def test_dont_store_stores_nothing_and_says_so(client: WebClient) -> None:
     assert "The library is empty" in client.get("/cves").text
 
 
-def test_empty_result_says_no_hosts(client: WebClient) -> None:
+def test_a_cve_qualys_knows_no_qid_for_is_not_shown_as_no_hosts(client: WebClient) -> None:
     job_id = run_form(client, cve=NO_QID_CVE)
     client.wait(job_id)
-    assert 'id="no-hosts"' in client.get(f"/search/{job_id}").text
+    html = unescape(client.get(f"/search/{job_id}").text)
+    assert 'id="no-qid"' in html and 'id="no-hosts"' not in html
+    assert f"Qualys knows no QID for {NO_QID_CVE}" in html and "not an all-clear" in html
+    assert client.get(f"/api/searches/{job_id}").json()["summary"]["search_list_qids"] == []
+
+
+def test_empty_result_says_no_hosts(client: WebClient) -> None:
+    job_id = run_form(client, cve=IG_ONLY_CVE)  # its QIDs are Information Gathered only
+    client.wait(job_id)
+    html = client.get(f"/search/{job_id}").text
+    assert 'id="no-hosts"' in html and 'id="no-qid"' not in html
 
 
 def test_wrong_password_shows_the_qualys_login_error_and_its_source(

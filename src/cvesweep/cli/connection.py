@@ -12,6 +12,7 @@ import typer
 
 from cvesweep.cli.failures import warn
 from cvesweep.errors import InputError
+from cvesweep.qualys.endpoints import ENDPOINTS
 from cvesweep.settings import Settings, load_settings
 
 UrlOpt = Annotated[
@@ -115,6 +116,8 @@ def resolve_settings(
     no_verify_ssl: bool,
     truncation_limit: int | None = None,
     store_flags: dict[str, bool | None] | None = None,
+    method: str | None = None,
+    max_parallel: int | None = None,
     auth: str | None = None,
     gateway_url: str | None = None,
 ) -> Settings:
@@ -133,6 +136,8 @@ def resolve_settings(
         "ca_bundle": ca_bundle,
         "verify_ssl": False if no_verify_ssl else None,
         "truncation_limit": truncation_limit,
+        "method": method,
+        "max_parallel": max_parallel,
         "auth": auth,
         "gateway_url": gateway_url,
         **(store_flags or {}),
@@ -141,4 +146,10 @@ def resolve_settings(
     settings = load_settings(flags=flags, environ=os.environ, config_path=config, prompt=prompt)
     if not settings.verify_ssl:
         warn("TLS certificate verification is off (--no-verify-ssl): the connection is insecure")
+    for endpoint, version, lifecycle in settings.versions.outdated():
+        warn(
+            f"the {endpoint.value} API {version} is past its {lifecycle.value} at Qualys "
+            f"([qualys.versions] {endpoint.value}); the current one is "
+            f"{ENDPOINTS[endpoint].default}"
+        )
     return settings

@@ -25,9 +25,12 @@ from cvesweep.cli.connection import (
 from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit
 from cvesweep.cli.runtime import configure_logging, progress_reporter, sigterm_as_interrupt
+from cvesweep.export.table import no_qid_message
 from cvesweep.inputs import build_options, parse_truncation_limit
 from cvesweep.models import parse_cve
 from cvesweep.operation import released
+
+NO_QID_EXIT = 5  # not 0: "nothing could be checked" must never read as "all clear"
 
 
 @app.command()
@@ -75,6 +78,24 @@ def search(
             rich_help_panel="Filters",
         ),
     ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method",
+            metavar="search-list|cve-detection",
+            help="How to find the hosts: search-list (a temporary QID search list, then the "
+            "detection API; default) or cve-detection (the CVE detection API, no list).",
+        ),
+    ] = None,
+    max_parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--max-parallel",
+            metavar="N",
+            help="At most N detection calls at once, 1-32 (default: the subscription's "
+            "concurrency limit minus one; 1 = serial, no host list call).",
+        ),
+    ] = None,
     output_format: FormatOpt = "table",
     output: OutputOpt = None,
     truncation_limit: Annotated[
@@ -117,7 +138,8 @@ def search(
     """Find every host with an open detection of CVE-ID, show them, exit 0 (even with none).
 
     Exit status: 0 success, 2 invalid input, 3 Qualys refused the request,
-    4 Qualys unreachable or failing, 130 interrupted, 1 anything else.
+    4 Qualys unreachable or failing, 5 Qualys knows no QID for the CVE (nothing could be
+    checked), 130 interrupted, 1 anything else.
     """
     # Imported here, not at the top: the library pulls in SQLAlchemy, and every command
     # module is imported at start-up (keeps `cvesweep simulator` and --help quick).
@@ -137,7 +159,7 @@ def search(
         settings = resolve_settings(
             url=url, hostname=hostname, port=port, username=username, config=config,
             ca_bundle=ca_bundle, no_verify_ssl=no_verify_ssl, truncation_limit=truncation_limit,
-            auth=auth, gateway_url=gateway_url,
+            method=method, max_parallel=max_parallel, auth=auth, gateway_url=gateway_url,
             store_flags={"add_assets": add_assets, "tag_cves": tag_cves,
                          "add_discovered_assets": add_discovered_assets},
         )  # fmt: skip
@@ -152,8 +174,12 @@ def search(
         with released(outcome.result) as result:
             emit(result, fmt, output)
         summary = result.summary
-        if summary is not None and not summary.search_list_deleted:
+        listed = summary is not None and summary.search_list_id is not None
+        if listed and summary is not None and not summary.search_list_deleted:
             warn(
                 f"the Qualys search list {summary.search_list_id} could not be deleted; "
                 "run 'cvesweep cleanup' to remove it"
             )
+        if summary is not None and summary.no_qid:
+            warn(no_qid_message(result.cve))
+            raise typer.Exit(NO_QID_EXIT)

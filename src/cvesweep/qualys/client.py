@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -115,7 +116,37 @@ class Attempts:
             raise error
         log.info("%s limited (code %d); waiting %.0f s", self.call, error.code, seconds)
         self.waited += seconds
-        self._client.sleep(seconds)
+        self._client.gate.pause(seconds)  # every call of the run waits, not only this one
+
+
+class Gate:
+    """What every call of one client passes before it is sent: a pause after a 409.
+
+    When Qualys refuses a call for its rate or concurrency limit, the calls running in other
+    threads (parallel detection ranges) must wait too instead of storming it.
+    """
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._until = 0.0
+        self._pauser: int | None = None
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` in this thread; calls of other threads wait for the same moment."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+            self._pauser = threading.get_ident()
+        self._sleep(seconds)
+
+    def wait(self) -> None:
+        """In a thread other than the one that paused, sleep until the pause is over."""
+        with self._lock:
+            left = self._until - self._clock()
+            own = self._pauser == threading.get_ident()
+        if left > 0 and not own:
+            self._sleep(left)
 
 
 class QualysClient:
@@ -140,6 +171,9 @@ class QualysClient:
         self.sleep = sleep
         self.random = rng or random.Random()
         self.api_calls = 0
+        self.concurrency_limit: int | None = None  # X-Concurrency-Limit-Limit, once seen
+        self.gate = Gate(clock, sleep)
+        self._count_lock = threading.Lock()
         timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
         grant = token_grant(config)  # before anything opens: it may raise ConfigError
         self._http = httpx.Client(
@@ -175,9 +209,7 @@ class QualysClient:
         """The request path of ``endpoint`` at the configured API version."""
         return self.config.versions.path(endpoint)
 
-    def post(
-        self, path: str, data: Mapping[str, str], *, call: str, patient: bool = True
-    ) -> bytes:
+    def post(self, path: str, data: Mapping[str, str], *, call: str, patient: bool = True) -> bytes:
         """POST a form and return the whole body of a successful reply.
 
         ``patient`` False makes one try with no retry or limit wait. Raises the typed
@@ -223,6 +255,7 @@ class QualysClient:
             except TransientError as error:
                 attempts.retry_after_failure(error)
                 continue
+            self._note_limits(response.headers)
             if response.status_code < 300:
                 return response
             try:
@@ -234,6 +267,11 @@ class QualysClient:
                 response.close()
             attempts.wait_for_limit(limited, seconds)
 
+    def _note_limits(self, headers: httpx.Headers) -> None:
+        value = headers.get("X-Concurrency-Limit-Limit", "").strip()
+        if value.isdigit() and int(value) > 0:
+            self.concurrency_limit = int(value)
+
     def _send(
         self, path: str, data: Mapping[str, str], call: str, method: str = "POST"
     ) -> httpx.Response:
@@ -241,7 +279,9 @@ class QualysClient:
             request = self._http.build_request("GET", path, params=dict(data))
         else:
             request = self._http.build_request("POST", path, data=dict(data))
-        self.api_calls += 1
+        self.gate.wait()
+        with self._count_lock:
+            self.api_calls += 1
         log.debug("%s %s (%s)", method, path, call)
         try:
             return self._http.send(request, stream=True)

@@ -315,6 +315,29 @@ def parse_kb_severities(data: bytes, *, call: str = "knowledge base request") ->
     return found
 
 
+def parse_host_ids(data: bytes, *, call: str = "host list request") -> tuple[list[int], str | None]:
+    """Return the host ids of a ``details=None`` HOST_LIST_OUTPUT and its WARNING URL.
+
+    Ids come as ``RESPONSE/ID_SET/ID`` and ``ID_RANGE`` (``a-b``) [the simulator's shape;
+    docs/qualys-2026.md: unverified for 5.0], or as ``HOST_LIST/HOST/ID`` (other details).
+    The URL is None when the reply is not truncated. Raises like :func:`parse_search_lists`.
+    """
+    raise_for_reply(data, call=call, http_status=None)
+    root = _parse_small(data, call)
+    if root.tag != "HOST_LIST_OUTPUT":
+        raise QualysResponseError(f"the {call} reply is a {root.tag} document", call=call)
+    ids: list[int] = []
+    for item in root.iterfind("RESPONSE/ID_SET/*"):
+        low, _, high = _normalise(item.text).partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            ids.extend(range(int(low), int(high or low) + 1))
+    for text in root.iterfind("RESPONSE/HOST_LIST/HOST/ID"):
+        if _normalise(text.text).isdigit():
+            ids.append(int(_normalise(text.text)))
+    url = root.findtext("RESPONSE/WARNING/URL")
+    return ids, (url.strip() if url else None)
+
+
 def _seconds_to_wait(reply: SimpleReturn) -> float | None:
     if reply.code != 1965:
         return None

@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cvesweep.errors import CvesweepError, QualysRequestError
+from cvesweep.errors import CvesweepError, QualysError, QualysRequestError
 from cvesweep.models import CveId
 from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.endpoints import Endpoint
+from cvesweep.qualys.gateway import TOKEN_CALL
 from cvesweep.qualys.responses import (
     parse_search_list_id,
     parse_search_list_qids,
@@ -141,7 +142,11 @@ def _create(client: QualysClient, cve: CveId, title: str) -> int:
 
 
 def _refused_before_creating(error: BaseException) -> bool:
-    """True for a reply in which Qualys refused the create (bad login, bad parameter...)."""
+    """True when the create surely made nothing: Qualys refused it (bad login, bad parameter —
+    not a duplicate title, the sign of a retried create), or it was never sent (the gateway
+    token could not be had)."""
+    if isinstance(error, QualysError) and error.call == TOKEN_CALL:
+        return True
     return isinstance(error, QualysRequestError) and "title" not in error.message
 
 

@@ -14,9 +14,10 @@ from dataclasses import replace
 from cvesweep.models import CveId, Host, SearchOptions
 from cvesweep.qualys import knowledgebase
 from cvesweep.qualys.client import QualysClient
-from cvesweep.qualys.detections import CVE_DETECTION_PULL, fetch_all, host_filter_params
+from cvesweep.qualys.detections import CVE_DETECTION_PULL, host_filter_params
 from cvesweep.qualys.endpoints import ApiVersions, Endpoint
 from cvesweep.qualys.methods.interface import HostSource, Pulled, PullRequest
+from cvesweep.qualys.parallel import fetch_scoped
 from cvesweep.spool import HostSpool
 
 
@@ -42,10 +43,12 @@ class CveDetectionSource(HostSource):
             request.cve, request.options, request.truncation_limit, client.config.versions
         )
         seen: set[int] = set()
-        pages = fetch_all(
+        pages = fetch_scoped(
             client,
             params,
             spool,
+            scope=request.options,
+            max_parallel=request.max_parallel,
             pull=CVE_DETECTION_PULL,
             since=request.since,
             progress=request.progress,

@@ -24,6 +24,7 @@ class PullRequest:
     progress: ProgressCallback | None = None
     on_search_list: Callable[[TemporaryList], None] | None = None
     spool_dir: str | None = None
+    max_parallel: int | None = None  # detection calls at once; None: the concurrency limit
 
     @property
     def since(self) -> str | None:

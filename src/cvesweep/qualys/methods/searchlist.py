@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from cvesweep.qualys import searchlists
 from cvesweep.qualys.client import QualysClient
-from cvesweep.qualys.detections import detection_params, fetch_all
+from cvesweep.qualys.detections import detection_params
 from cvesweep.qualys.methods.interface import HostSource, Pulled, PullRequest
+from cvesweep.qualys.parallel import fetch_scoped
 from cvesweep.spool import HostSpool
 
 
@@ -30,10 +31,12 @@ class SearchListSource(HostSource):
                     request.truncation_limit,
                     client.config.versions,
                 )
-                pages = fetch_all(
+                pages = fetch_scoped(
                     client,
                     params,
                     spool,
+                    scope=request.options,
+                    max_parallel=request.max_parallel,
                     since=request.since,
                     progress=request.progress,
                     qids=qids,
