@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cvesweep.cli.main import app
 from cvesweep.errors import InputError
 from cvesweep.inputs import (
+    ASSET_GROUP_TITLE_MAX_CHARS,
+    ASSET_GROUPS_MAX_CHARS,
+    ASSET_GROUPS_MAX_ITEMS,
+    BOUNDS,
+    IPS_MAX_CHARS,
+    IPS_MAX_ITEMS,
+    NUMBER_MAX_CHARS,
+    SINCE_MAX_CHARS,
+    URL_MAX_CHARS,
     build_options,
     format_qualys_datetime,
     parse_asset_groups,
@@ -20,6 +33,9 @@ from cvesweep.inputs import (
     parse_url,
 )
 from cvesweep.models import SearchOptions, parse_cve
+from cvesweep.simulator.knowledgebase import LOG4SHELL
+from cvesweep.simulator.server import SimulatorServer
+from tests.conftest import SIM_PASSWORD, SIM_USER, Sim
 
 
 @pytest.mark.parametrize(
@@ -321,3 +337,87 @@ def test_ports(value: int | str, ok: bool) -> None:
     else:
         with pytest.raises(InputError, match="port number from 1 to 65535"):
             parse_port(value)
+
+
+# Length bounds: each value just past its bound is refused naming the option and the bound;
+# the value at the bound passes the length check (and then its grammar's).
+AT_IPS_ITEMS = ",".join(f"10.0.{i // 250}.{i % 250 + 1}" for i in range(IPS_MAX_ITEMS))
+AT_GROUPS = ",".join(f"G{i}" for i in range(ASSET_GROUPS_MAX_ITEMS))
+BOUND_CASES = [
+    (parse_ips, "--ips", "1" * (IPS_MAX_CHARS + 1), "at most 20,000 characters"),
+    (parse_ips, "--ips", AT_IPS_ITEMS + ",10.9.9.9", "at most 1,000 items are accepted"),
+    (parse_since, "--since", "2024-01-01" + " " * SINCE_MAX_CHARS, "at most 40 characters"),
+    (parse_min_severity, "--min-severity", "9" * 5000, "at most 20 characters"),
+    (parse_min_severity, "--min-severity", "0" * 21 + "3", "at most 20 characters"),
+    (parse_truncation_limit, "--truncation-limit", "1" * 5000, "at most 20 characters"),
+    (parse_port, "--port", "4" * 4301, "at most 20 characters"),
+    (parse_asset_groups, "--asset-groups", "G" * (ASSET_GROUPS_MAX_CHARS + 1), "10,000"),
+    (parse_asset_groups, "--asset-groups", AT_GROUPS + ",H", "at most 100 items are accepted"),
+    (parse_asset_groups, "--asset-groups", "DMZ, " + "G" * 257, "at most 256 characters"),
+    (parse_url, "--url", "https://q.example.com/" + "a" * URL_MAX_CHARS, "at most 2,048"),
+    (parse_hostname, "--hostname", "a." * 127, "at most 253 characters"),
+]
+
+
+@pytest.mark.parametrize(("parse", "field", "text", "says"), BOUND_CASES)
+def test_a_value_past_its_bound_is_refused_naming_the_option_and_the_bound(
+    parse: Callable[[str], object], field: str, text: str, says: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        parse(text)
+    assert caught.value.field == field
+    assert says in caught.value.message
+    assert len(caught.value.message) < 200  # the value is not echoed back
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (parse_ips, AT_IPS_ITEMS),
+        (parse_asset_groups, AT_GROUPS),
+        (parse_asset_groups, "G" * ASSET_GROUP_TITLE_MAX_CHARS),
+        (parse_since, "2024-01-01T05:00:00.123456+02:00".ljust(SINCE_MAX_CHARS)),
+        (parse_min_severity, "0" * (NUMBER_MAX_CHARS - 1) + "3"),
+        (parse_hostname, "a" * 60 + "." + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + ".com"),
+    ],
+)
+def test_a_value_at_its_bound_is_accepted(parse: Callable[[str], object], text: str) -> None:
+    parse(text)
+
+
+def test_every_bounded_option_is_in_the_readme() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for option, bound in BOUNDS.items():
+        assert bound in readme, f"README does not state the bound of {option}: {bound!r}"
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "says"),
+    [
+        (["--ips", "10.0.0.1," * 2500], "--ips", "at most 20,000 characters"),
+        (["--asset-groups", "G" * 1_000_000], "--asset-groups", "at most 10,000 characters"),
+        (["--asset-groups", "G," * 150 + "H"], "--asset-groups", "at most 100 items are accepted"),
+        (["--since", "2024-01-01" + "0" * 100], "--since", "at most 40 characters"),
+        (["--min-severity", "9" * 5000], "--min-severity", "--min-severity"),  # Typer: an int
+    ],
+)
+def test_the_cli_refuses_a_value_past_its_bound_with_exit_2_and_no_qualys_call(
+    live_sim: tuple[Sim, SimulatorServer], tmp_path: Path, args: list[str], field: str, says: str
+) -> None:
+    sim, server = live_sim
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    config.chmod(0o600)
+    env = {
+        "CVESWEEP_QUALYS_URL": server.url,
+        "CVESWEEP_QUALYS_USERNAME": SIM_USER,
+        "CVESWEEP_QUALYS_PASSWORD": SIM_PASSWORD,
+        "COLUMNS": "200",
+    }
+    result = CliRunner().invoke(
+        app, ["search", LOG4SHELL, *args, "--config", str(config), "--no-store"], env=env
+    )
+    assert result.exit_code == 2, result.output
+    assert field in result.output and says in result.output
+    assert args[1][:100] not in result.output  # the value is not echoed back
+    assert sim.recorder.requests == []

@@ -19,6 +19,10 @@ Choices made here, and why:
 - ``--url`` may use plain http only for a loopback host (the simulator): anywhere else it
   would send the password unencrypted. Credentials inside the URL are refused (they would
   show in the process list).
+- Every value has a length bound (:data:`BOUNDS`), checked before anything else is done
+  with it: a value past its bound is refused naming the option and the bound, so a 1 MB
+  paste never reaches Qualys, the run record or a regular expression. The bounds are ours
+  (Qualys documents none for these parameters): generous for a person, small for a server.
 """
 
 from __future__ import annotations
@@ -44,6 +48,29 @@ SEVERITY_FORM = "a whole number from 1 to 5"
 ASSET_GROUPS_FORM = 'comma-separated asset group titles, e.g. "DMZ, Servers"'
 TRUNCATION_MAX = 1_000_000  # Qualys: "1-999 or 1001-1000000", 0 for no limit
 TRUNCATION_FORM = f"a whole number from 0 (no limit) to {TRUNCATION_MAX:,}"
+
+IPS_MAX_CHARS = 20_000  # about 1,300 addresses, or 600 ranges, written out
+IPS_MAX_ITEMS = 1_000
+SINCE_MAX_CHARS = 40  # "2024-01-01T05:00:00.123456+02:00" is 32
+NUMBER_MAX_CHARS = 20  # a whole number typed as text: severity, page size, port
+ASSET_GROUPS_MAX_CHARS = 10_000
+ASSET_GROUPS_MAX_ITEMS = 100
+ASSET_GROUP_TITLE_MAX_CHARS = 256
+URL_MAX_CHARS = 2_048
+HOSTNAME_MAX_CHARS = 253  # DNS: 253 characters in all
+
+# The length bounds by option, for the README and the web API's schema.
+BOUNDS = {
+    "--ips": f"at most {IPS_MAX_CHARS:,} characters and {IPS_MAX_ITEMS:,} items",
+    "--since": f"at most {SINCE_MAX_CHARS} characters",
+    "--min-severity": f"at most {NUMBER_MAX_CHARS} characters",
+    "--asset-groups": f"at most {ASSET_GROUPS_MAX_CHARS:,} characters and "
+    f"{ASSET_GROUPS_MAX_ITEMS} items of at most {ASSET_GROUP_TITLE_MAX_CHARS} characters each",
+    "--truncation-limit": f"at most {NUMBER_MAX_CHARS} characters",
+    "--url": f"at most {URL_MAX_CHARS:,} characters",
+    "--hostname": f"at most {HOSTNAME_MAX_CHARS} characters",
+    "--port": f"at most {NUMBER_MAX_CHARS} characters",
+}
 
 # Help texts for the filter options, so the CLI, the web UI and the messages agree.
 FILTER_HELP = {
@@ -74,7 +101,7 @@ def parse_ips(text: str, *, field: str = "--ips") -> tuple[str, ...]:
     Raises InputError naming ``field`` for an empty list or item, a malformed address,
     an IPv6 value, a bad prefix, or a range whose start is after its end.
     """
-    items = _split_items(text, field, IPS_FORM)
+    items = _split_items(text, field, IPS_FORM, max_chars=IPS_MAX_CHARS, max_items=IPS_MAX_ITEMS)
     return _unique(_ip_item(item, field) for item in items)
 
 
@@ -127,9 +154,9 @@ def parse_since(text: str, *, field: str = "--since") -> datetime:
 
     Accepts "YYYY-MM-DD HH:MM", "YYYY-MM-DD", and ISO 8601 with seconds, fractions, ``Z`` or
     an offset; a value without an offset is UTC. Raises InputError naming ``field`` for
-    any other form, an impossible date, or a year before 1970.
+    any other form, an impossible date, a year before 1970, or more than SINCE_MAX_CHARS.
     """
-    value = text.strip()
+    value = check_length(text, field, SINCE_MAX_CHARS).strip()
     if not _SINCE_RE.match(value):
         raise InputError(field, f"{text!r} is not a date; expected {SINCE_FORM}")
     try:
@@ -175,7 +202,9 @@ def _bounded_int(value: int | str, low: int, high: int, field: str, form: str) -
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InputError(field, f"{value!r} is not {form}")
     if isinstance(value, str):
-        if not _INT_RE.match(value):
+        # Bounded first: int() of a 5,000-digit text raises ValueError (CPython's 4,300
+        # digit limit), and a long text says nothing a short one cannot.
+        if not _INT_RE.match(check_length(value, field, NUMBER_MAX_CHARS)):
             raise InputError(field, f"{value!r} is not {form}")
         value = int(value)
     if not low <= value <= high:
@@ -186,12 +215,47 @@ def _bounded_int(value: int | str, low: int, high: int, field: str, form: str) -
 def parse_asset_groups(text: str, *, field: str = "--asset-groups") -> tuple[str, ...]:
     """Return the asset group titles in ``text``, stripped, duplicates dropped.
 
-    Raises InputError naming ``field`` when the value is blank or an item is empty.
+    Raises InputError naming ``field`` when the value is blank, an item is empty, or a
+    bound is passed (ASSET_GROUPS_MAX_CHARS, _MAX_ITEMS, ASSET_GROUP_TITLE_MAX_CHARS).
     """
-    return _unique(_split_items(text, field, ASSET_GROUPS_FORM))
+    items = _split_items(
+        text,
+        field,
+        ASSET_GROUPS_FORM,
+        max_chars=ASSET_GROUPS_MAX_CHARS,
+        max_items=ASSET_GROUPS_MAX_ITEMS,
+    )
+    for item in items:
+        if len(item) > ASSET_GROUP_TITLE_MAX_CHARS:
+            raise InputError(
+                field,
+                f"an asset group title is {len(item):,} characters long; at most "
+                f"{ASSET_GROUP_TITLE_MAX_CHARS} characters are accepted",
+            )
+    return _unique(items)
 
 
-def _split_items(text: str, field: str, form: str) -> list[str]:
+def check_length(text: str, field: str, max_chars: int) -> str:
+    """Return ``text`` when it has at most ``max_chars`` characters.
+
+    Raises InputError naming ``field`` and the bound otherwise (the value is not echoed).
+    """
+    if len(text) > max_chars:
+        raise InputError(
+            field,
+            f"the value is {len(text):,} characters long; "
+            f"at most {max_chars:,} characters are accepted",
+        )
+    return text
+
+
+def _split_items(text: str, field: str, form: str, *, max_chars: int, max_items: int) -> list[str]:
+    check_length(text, field, max_chars)
+    count = text.count(",") + 1
+    if count > max_items:
+        raise InputError(
+            field, f"the value has {count:,} items; at most {max_items:,} items are accepted"
+        )
     if not text.strip():
         raise InputError(field, f"the value is empty; expected {form}")
     items = [item.strip() for item in text.split(",")]
@@ -229,9 +293,10 @@ def parse_url(text: str, *, field: str = "--url") -> str:
     """Return the Qualys base URL ``text`` stripped of surrounding blanks and trailing slashes.
 
     Raises InputError naming ``field`` unless it is ``http(s)://HOST[:PORT][/PATH]`` with no
-    credentials, query or fragment, and uses https unless the host is loopback.
+    credentials, query or fragment, uses https unless the host is loopback, and has at most
+    URL_MAX_CHARS characters.
     """
-    value = text.strip()
+    value = check_length(text, field, URL_MAX_CHARS).strip()
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -264,7 +329,7 @@ def _is_loopback(host: str) -> bool:
 
 def parse_hostname(text: str, *, field: str = "--hostname") -> str:
     """Return the Qualys API host name (or IP address) ``text``; raise InputError if malformed."""
-    value = text.strip()
+    value = check_length(text.strip(), field, HOSTNAME_MAX_CHARS)
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
