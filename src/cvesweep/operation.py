@@ -61,7 +61,7 @@ def search_vulnerable_hosts(
     try:
         pulled = SOURCES[method].pull(client, request, spool)
     except BaseException:
-        _close_after_error(spool)
+        close_after_error(spool)
         raise
     search_list = pulled.search_list
     summary = SearchSummary(
@@ -106,10 +106,11 @@ def release_after_error(result: SearchResult) -> None:
     Clean-up must never replace the error that made it necessary.
     """
     if isinstance(result.hosts, HostSpool):
-        _close_after_error(result.hosts)
+        close_after_error(result.hosts)
 
 
-def _close_after_error(spool: HostSpool) -> None:
+def close_after_error(spool: HostSpool) -> None:
+    """Close ``spool`` while another error is on its way up: a failure is only logged."""
     try:
         spool.close()
     except OSError as failure:

@@ -80,6 +80,23 @@ class HostSpool:
         self.hosts += other.hosts
         self.detections += other.detections
 
+    def positions(self) -> Iterator[tuple[int, Host]]:
+        """Each host with its position, for :meth:`read_at` (a sweep's per-CVE index)."""
+        self._file.flush()
+        raw = _PositionalReader(self._file.fileno())
+        with io.BufferedReader(raw, buffer_size=1 << 16) as reader:
+            for _ in range(self.hosts):
+                offset = reader.tell()
+                # Safe: the file is our own temporary spool, written above by this process.
+                yield offset, pickle.load(reader)  # noqa: S301
+
+    def read_at(self, offset: int) -> Host:
+        """The host that :meth:`positions` gave at ``offset``."""
+        self._file.flush()
+        raw = _PositionalReader(self._file.fileno(), offset)
+        with io.BufferedReader(raw, buffer_size=1 << 14) as reader:
+            return pickle.load(reader)  # type: ignore[no-any-return]  # noqa: S301
+
     def __iter__(self) -> Iterator[Host]:
         self._file.flush()
         raw = _PositionalReader(self._file.fileno())
@@ -96,13 +113,28 @@ class HostSpool:
 class _PositionalReader(io.RawIOBase):
     """Reads a descriptor from offset 0 with ``os.pread``: the writer's position is untouched."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, offset: int = 0) -> None:
         super().__init__()
         self._fd = fd
-        self._offset = 0
+        self._offset = offset
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._offset
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            self._offset = offset
+        elif whence == os.SEEK_CUR:
+            self._offset += offset
+        else:
+            raise OSError("the spool reader seeks from the start or the current position only")
+        return self._offset
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = os.pread(self._fd, len(buffer), self._offset)

@@ -69,6 +69,15 @@ def emit(result: SearchResult, fmt: OutputFormat, output: Path | None) -> None:
     write_file(output, lambda stream: write_result(result, fmt, stream))
 
 
+def emit_with(write: Callable[[TextIO], object], output: Path | None) -> None:
+    """Write through ``write`` to stdout, or to ``output`` with :func:`write_file`."""
+    if output is None:
+        write(sys.stdout)
+        sys.stdout.flush()
+        return
+    write_file(output, write)
+
+
 def write_file(output: Path, write: Callable[[TextIO], object]) -> None:
     """Write ``output`` through ``write``, never leaving a half-written file.
 

@@ -1,9 +1,15 @@
-"""``cvesweep search CVE-ID``: find every host in Qualys with an open detection of a CVE."""
+"""``cvesweep search CVE-ID...``: every host in Qualys with an open detection of the CVE(s).
+
+One CVE runs the single search; several (arguments, ``--cve-file``, ``--kev``) run a sweep
+(:mod:`cvesweep.sweep`): one pull for all of them, results grouped by CVE.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,19 +29,71 @@ from cvesweep.cli.connection import (
     resolve_settings,
 )
 from cvesweep.cli.failures import guarded, warn
-from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit
+from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit, emit_with
 from cvesweep.cli.runtime import configure_logging, progress_reporter, sigterm_as_interrupt
+from cvesweep.cvelists import CveTarget, load_targets, parse_added_since
+from cvesweep.errors import InputError
+from cvesweep.export import OutputFormat
 from cvesweep.export.table import no_qid_message
 from cvesweep.inputs import build_options, parse_truncation_limit
-from cvesweep.models import parse_cve
 from cvesweep.operation import released
+
+if TYPE_CHECKING:
+    from cvesweep.runner import RunRequest
+    from cvesweep.settings import Settings
+    from cvesweep.sweeprun import SweepRequest
 
 NO_QID_EXIT = 5  # not 0: "nothing could be checked" must never read as "all clear"
 
 
 @app.command()
 def search(
-    cve: Annotated[str, typer.Argument(metavar="CVE-ID", help="e.g. CVE-2021-44228")],
+    cves: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[CVE-ID]...",
+            help="e.g. CVE-2021-44228; several (or a comma list) sweep them all at once.",
+            show_default=False,
+        ),
+    ] = None,
+    cve_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cve-file",
+            metavar="PATH|-",
+            help="Sweep the CVE ids of a file: one per line (# comments), or a CSV with a "
+            "cveID or cve column; - reads standard input. Repeatable.",
+            rich_help_panel="CVE lists",
+            show_default=False,
+        ),
+    ] = None,
+    kev: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kev",
+            metavar="PATH|-",
+            help="Sweep the CVEs of a CISA KEV catalog (its JSON); - reads standard input.",
+            rich_help_panel="CVE lists",
+            show_default=False,
+        ),
+    ] = None,
+    kev_added_since: Annotated[
+        str | None,
+        typer.Option(
+            "--kev-added-since",
+            metavar="YYYY-MM-DD",
+            help="With --kev: only entries added to the catalog on or after this date.",
+            rich_help_panel="CVE lists",
+        ),
+    ] = None,
+    kev_ransomware: Annotated[
+        bool,
+        typer.Option(
+            "--kev-ransomware",
+            help='With --kev: only entries whose knownRansomwareCampaignUse is "Known".',
+            rich_help_panel="CVE lists",
+        ),
+    ] = False,
     url: UrlOpt = None,
     hostname: HostnameOpt = None,
     port: PortOpt = None,
@@ -135,20 +193,22 @@ def search(
     db: DbOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Find every host with an open detection of CVE-ID, show them, exit 0 (even with none).
+    """Find every host with an open detection of CVE-ID (or of many: a sweep), show them.
 
-    Exit status: 0 success, 2 invalid input, 3 Qualys refused the request,
-    4 Qualys unreachable or failing, 5 Qualys knows no QID for the CVE (nothing could be
-    checked), 130 interrupted, 1 anything else.
+    Exit status: 0 success (also when no host is vulnerable), 2 invalid input, 3 Qualys
+    refused the request, 4 Qualys unreachable or failing, 5 Qualys knows no QID for the CVE
+    (for a sweep: for none of its CVEs) so nothing could be checked, 130 interrupted,
+    1 anything else.
     """
     # Imported here, not at the top: the library pulls in SQLAlchemy, and every command
     # module is imported at start-up (keeps `cvesweep simulator` and --help quick).
     from cvesweep.library import StoreFlags, resolve_library_url
-    from cvesweep.runner import RunRequest, run_search
+    from cvesweep.runner import RunRequest
+    from cvesweep.sweeprun import SweepRequest
 
     configure_logging(debug)
     with guarded(debug=debug):
-        cve_id = parse_cve(cve, field="CVE-ID")
+        targets = _targets(cves, cve_file, kev, kev_added_since, kev_ransomware)
         options = build_options(
             ips=ips, since=since, min_severity=min_severity, asset_groups=asset_groups
         )
@@ -168,18 +228,100 @@ def search(
             add_discovered_assets=settings.add_discovered_assets,
             tag_cves=settings.tag_cves,
         )
-        request = RunRequest(cve=cve_id, options=options, flags=flags, store=not no_store)
-        with sigterm_as_interrupt(), progress_reporter() as progress:
-            outcome = run_search(settings, request, library_url=library_url, progress=progress)
-        with released(outcome.result) as result:
-            emit(result, fmt, output)
-        summary = result.summary
-        listed = summary is not None and summary.search_list_id is not None
-        if listed and summary is not None and not summary.search_list_deleted:
-            warn(
-                f"the Qualys search list {summary.search_list_id} could not be deleted; "
-                "run 'cvesweep cleanup' to remove it"
+        if len(targets) == 1 and not (cve_file or kev):
+            request = RunRequest(
+                cve=targets[0].cve, options=options, flags=flags, store=not no_store
             )
-        if summary is not None and summary.no_qid:
-            warn(no_qid_message(result.cve))
-            raise typer.Exit(NO_QID_EXIT)
+            _search_one(settings, request, library_url, fmt, output)
+        else:
+            sweep = SweepRequest(targets=targets, options=options, flags=flags, store=not no_store)
+            _sweep(settings, sweep, library_url, fmt, output)
+
+
+def _targets(
+    cves: list[str] | None,
+    cve_files: list[str] | None,
+    kev: list[str] | None,
+    added_since: str | None,
+    ransomware: bool,
+) -> tuple[CveTarget, ...]:
+    """Every CVE the command names, validated before anything is sent. Raises InputError."""
+    if (added_since is not None or ransomware) and not kev:
+        flag = "--kev-added-since" if added_since is not None else "--kev-ransomware"
+        raise InputError(flag, "filters a KEV catalog: give it with --kev PATH")
+    since = parse_added_since(added_since) if added_since is not None else None
+    targets = load_targets(
+        arguments=cves or [],
+        id_files=cve_files or [],
+        kev_files=kev or [],
+        added_since=since,
+        ransomware_only=ransomware,
+        stdin=sys.stdin.buffer,
+    )
+    if not targets:
+        given = cves or cve_files or kev
+        raise InputError(
+            "CVE-ID",
+            "no CVE to search for in what was given"
+            if given
+            else "give a CVE id (e.g. CVE-2021-44228), --cve-file PATH or --kev PATH",
+        )
+    return targets
+
+
+def _search_one(
+    settings: Settings,
+    request: RunRequest,
+    library_url: str | None,
+    fmt: OutputFormat,
+    output: Path | None,
+) -> None:
+    from cvesweep.runner import run_search
+
+    with sigterm_as_interrupt(), progress_reporter() as progress:
+        outcome = run_search(settings, request, library_url=library_url, progress=progress)
+    with released(outcome.result) as result:
+        emit(result, fmt, output)
+    summary = result.summary
+    listed = summary is not None and summary.search_list_id is not None
+    if listed and summary is not None and not summary.search_list_deleted:
+        warn(
+            f"the Qualys search list {summary.search_list_id} could not be deleted; "
+            "run 'cvesweep cleanup' to remove it"
+        )
+    if summary is not None and summary.no_qid:
+        warn(no_qid_message(result.cve))
+        raise typer.Exit(NO_QID_EXIT)
+
+
+def _sweep(
+    settings: Settings,
+    request: SweepRequest,
+    library_url: str | None,
+    fmt: OutputFormat,
+    output: Path | None,
+) -> None:
+    from cvesweep.export.sweepout import write_sweep
+    from cvesweep.sweeprun import run_sweep
+
+    with sigterm_as_interrupt(), progress_reporter() as progress:
+        outcome = run_sweep(settings, request, library_url=library_url, progress=progress)
+    result = outcome.result
+    try:
+        emit_with(lambda stream: write_sweep(result, fmt, stream), output)
+    finally:
+        outcome.release()
+    summary = result.summary
+    left = [one.id for one in summary.search_lists if not one.deleted]
+    if left:
+        warn(
+            f"the Qualys search lists {', '.join(map(str, left))} could not be deleted; "
+            "run 'cvesweep cleanup' to remove them"
+        )
+    if summary.cves_without_qid:
+        warn(
+            f"Qualys knows no QID for {summary.cves_without_qid} of the {summary.cves} CVEs: "
+            "no host could be checked for them (listed in the output)"
+        )
+    if summary.cves_without_qid == summary.cves:
+        raise typer.Exit(NO_QID_EXIT)  # nothing at all could be checked

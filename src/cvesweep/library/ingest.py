@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -75,6 +75,34 @@ def ingest_result(
     The CVE indicator and the run are recorded whatever the flags. Database errors
     propagate to the caller, which rolls back and translates them.
     """
+    stats = _ingest_cve(connection, result, flags, batch_hosts=batch_hosts)
+    insert_run(connection, run, stats)
+    return stats
+
+
+def ingest_results(
+    connection: Connection,
+    results: Iterable[SearchResult],
+    flags: StoreFlags,
+    run: RunRecord,
+    *,
+    batch_hosts: int = BATCH_HOSTS,
+) -> IngestStats:
+    """Write each CVE's result (a sweep) and ONE ``run`` record; return the summed changes."""
+    total = IngestStats()
+    for result in results:
+        stats = _ingest_cve(connection, result, flags, batch_hosts=batch_hosts)
+        total = IngestStats(**{k: getattr(total, k) + getattr(stats, k) for k in _STAT_FIELDS})
+    insert_run(connection, run, total)
+    return total
+
+
+_STAT_FIELDS = tuple(f.name for f in fields(IngestStats))
+
+
+def _ingest_cve(
+    connection: Connection, result: SearchResult, flags: StoreFlags, *, batch_hosts: int
+) -> IngestStats:
     now = datetime.now(UTC)
     source_id = _ensure_source(connection)
     state = IngestState(connection, now, source_id)
@@ -93,9 +121,7 @@ def ingest_result(
     _touch(state, state.updated & {state.cve_id})
     if skipped:
         log.warning("%d hosts without an IP or IPv6 address were not stored", skipped)
-    stats = state.stats()
-    insert_run(connection, run, stats)
-    return stats
+    return state.stats()
 
 
 def _batches(hosts: Iterable[Host], size: int) -> Iterator[list[Host]]:

@@ -6,7 +6,7 @@ page parsed (a page that fails half-way is rolled back and retried, never half-k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from cvesweep.errors import QualysError, QualysResponseError
@@ -50,7 +50,7 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def detection_params(
-    list_id: int,
+    list_id: int | Sequence[int],
     options: SearchOptions,
     truncation_limit: int,
     versions: ApiVersions | None = None,
@@ -62,7 +62,9 @@ def detection_params(
     """
     params = {
         "action": "list",
-        "include_search_list_ids": str(list_id),
+        "include_search_list_ids": (
+            str(list_id) if isinstance(list_id, int) else ",".join(map(str, list_id))
+        ),
         "show_tags": "1",
         "show_results": "0",
         "show_qds": "1",

@@ -11,7 +11,7 @@ reply, small or streamed, goes through them; ``qualys.xml`` re-exports them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -277,41 +277,52 @@ def parse_search_lists(data: bytes, *, call: str = "search list list") -> list[t
 
 
 def parse_search_list_qids(
-    data: bytes, list_id: int, *, call: str = "search list read-back"
-) -> tuple[int, ...]:
-    """Return the QIDs Qualys put in dynamic list ``list_id`` (``QIDS/QID``, ``show_qids=1``).
+    data: bytes, list_ids: Sequence[int], *, call: str = "search list read-back"
+) -> dict[int, tuple[int, ...]]:
+    """Return list id → the QIDs Qualys put in it (``QIDS/QID``, ``show_qids=1``).
 
     A list without a QIDS element holds no QID. Raises the typed QualysError for an error
-    reply and QualysResponseError when the reply is not that document or lacks the list.
+    reply and QualysResponseError when the reply is not that document or lacks a list.
     """
     raise_for_reply(data, call=call, http_status=None)
     root = _parse_small(data, call)
     if root.tag != "DYNAMIC_SEARCH_LIST_OUTPUT":
         raise QualysResponseError(f"the {call} reply is a {root.tag} document", call=call)
+    found: dict[int, tuple[int, ...]] = {}
     for item in root.iterfind("RESPONSE/DYNAMIC_LISTS/DYNAMIC_LIST"):
-        if _normalise(item.findtext("ID")) == str(list_id):
+        list_id = _normalise(item.findtext("ID"))
+        if list_id.isdigit() and int(list_id) in list_ids:
             qids = (_normalise(q.text) for q in item.iterfind("QIDS/QID"))
-            return tuple(sorted({int(q) for q in qids if q.isdigit()}))
-    raise QualysResponseError(
-        f"the {call} reply does not hold the search list {list_id} just created", call=call
-    )
+            found[int(list_id)] = tuple(sorted({int(q) for q in qids if q.isdigit()}))
+    missing = [list_id for list_id in list_ids if list_id not in found]
+    if missing:
+        raise QualysResponseError(
+            f"the {call} reply does not hold the search list {missing[0]} just created",
+            call=call,
+        )
+    return found
 
 
-def parse_kb_severities(data: bytes, *, call: str = "knowledge base request") -> dict[int, int]:
-    """Return QID → ``SEVERITY_LEVEL`` of each ``VULN`` in a KNOWLEDGE_BASE_VULN_LIST_OUTPUT.
+def parse_kb_facts(
+    data: bytes, *, call: str = "knowledge base request"
+) -> dict[int, tuple[int | None, tuple[str, ...]]]:
+    """Return QID → (``SEVERITY_LEVEL``, ``CVE_LIST/CVE/ID``s) of a KNOWLEDGE_BASE_VULN_LIST_OUTPUT.
 
-    QIDs Qualys does not know are simply absent (real sample kb_vuln_empty_unknown_qid_*).
-    Raises like :func:`parse_search_list_qids`.
+    QIDs Qualys does not know are simply absent (real sample kb_vuln_empty_unknown_qid_*);
+    empty CVE ids (real sample kb_vulns_multi_cve_sanitized_*) are skipped. Raises like
+    :func:`parse_search_list_qids`.
     """
     raise_for_reply(data, call=call, http_status=None)
     root = _parse_small(data, call)
     if root.tag != "KNOWLEDGE_BASE_VULN_LIST_OUTPUT":
         raise QualysResponseError(f"the {call} reply is a {root.tag} document", call=call)
-    found = {}
+    found: dict[int, tuple[int | None, tuple[str, ...]]] = {}
     for vuln in root.iterfind("RESPONSE/VULN_LIST/VULN"):
         qid, level = _normalise(vuln.findtext("QID")), _normalise(vuln.findtext("SEVERITY_LEVEL"))
-        if qid.isdigit() and level.isdigit():
-            found[int(qid)] = int(level)
+        if not qid.isdigit():
+            continue
+        cves = (_normalise(c.text).upper() for c in vuln.iterfind("CVE_LIST/CVE/ID"))
+        found[int(qid)] = (int(level) if level.isdigit() else None, tuple(c for c in cves if c))
     return found
 
 

@@ -1,6 +1,7 @@
 """Dynamic QID search lists: create one for a CVE, delete it always, find leftovers.
 
-A run's list title is ``cvesweep <CVE> <UTC time> <random>``: the reserved prefix lets
+A run's list title is ``cvesweep <CVE> <UTC time> <random>`` (``SWEEP-<n>`` for a list of a
+sweep's ``n`` CVEs): the reserved prefix lets
 :func:`find_leftovers` recognise lists left behind by a killed run, and the time in the
 title tells their age without relying on optional fields of the list reply.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,9 +50,10 @@ def title_time(title: str) -> datetime | None:
     return datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
-def create(client: QualysClient, cve: CveId, title: str) -> int:
-    """Create a global dynamic search list of the CVE's QIDs; return its id."""
-    data = {"action": "create", "title": title, "cve_ids": cve, "global": "1"}
+def create(client: QualysClient, cve: CveId | Sequence[CveId], title: str) -> int:
+    """Create a global dynamic search list of the QIDs of a CVE (or CVEs); return its id."""
+    cve_ids = cve if isinstance(cve, str) else ",".join(cve)
+    data = {"action": "create", "title": title, "cve_ids": cve_ids, "global": "1"}
     body = client.post(client.path(Endpoint.SEARCH_LIST), data, call="search list create")
     return parse_search_list_id(body)
 
@@ -68,9 +70,14 @@ def delete(client: QualysClient, list_id: int, *, patient: bool = True) -> None:
 
 def qids_of(client: QualysClient, list_id: int) -> tuple[int, ...]:
     """The QIDs Qualys put in dynamic list ``list_id`` (empty: it knows no QID for its CVEs)."""
-    data = {"action": "list", "ids": str(list_id), "show_qids": "1"}
+    return qids_of_lists(client, [list_id])[list_id]
+
+
+def qids_of_lists(client: QualysClient, list_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """List id → the QIDs Qualys put in it, for several lists in one call."""
+    data = {"action": "list", "ids": ",".join(map(str, list_ids)), "show_qids": "1"}
     body = client.post(client.path(Endpoint.SEARCH_LIST), data, call="search list read-back")
-    return parse_search_list_qids(body, list_id)
+    return parse_search_list_qids(body, list_ids)
 
 
 def list_all(client: QualysClient) -> list[tuple[int, str]]:
@@ -111,9 +118,14 @@ class TemporaryList:
     delete_error: BaseException | None = None
 
 
+def temporary(client: QualysClient, cve: CveId) -> AbstractContextManager[TemporaryList]:
+    """:func:`temporary_for` one CVE."""
+    return temporary_for(client, [cve])
+
+
 @contextmanager
-def temporary(client: QualysClient, cve: CveId) -> Iterator[TemporaryList]:
-    """Create a list for ``cve`` and delete it when the block ends, whatever happens.
+def temporary_for(client: QualysClient, cves: Sequence[CveId]) -> Iterator[TemporaryList]:
+    """Create a list for ``cves`` and delete it when the block ends, whatever happens.
 
     Whatever ends the block — success, a cvesweep error, Ctrl-C, SIGTERM, SystemExit — the
     delete is attempted; an interrupt that arrives while the delete is being retried gets
@@ -122,17 +134,17 @@ def temporary(client: QualysClient, cve: CveId) -> Iterator[TemporaryList]:
     hides the block's own error; it is recorded on the TemporaryList (``deleted`` False,
     ``delete_error``) and logged with the list id.
     """
-    title = new_title(cve)
-    temp = TemporaryList(id=_create(client, cve, title), title=title)
+    title = new_title(cves[0] if len(cves) == 1 else CveId(f"SWEEP-{len(cves)}"))
+    temp = TemporaryList(id=_create(client, cves, title), title=title)
     try:
         yield temp
     finally:
         _delete(client, temp)
 
 
-def _create(client: QualysClient, cve: CveId, title: str) -> int:
+def _create(client: QualysClient, cves: Sequence[CveId], title: str) -> int:
     try:
-        return create(client, cve, title)
+        return create(client, cves, title)
     except BaseException as error:
         # The reply may have been lost after Qualys created the list (an interrupt while it
         # was in flight, a cut connection, a retried create refused as a duplicate title).
