@@ -86,11 +86,20 @@ def test_cleanup_deletes_only_old_lists_with_the_reserved_prefix(
     assert [item["id"] for item in sim.open_lists()] == [foreign]
 
 
-def test_demo_runs_a_search_end_to_end() -> None:
+def test_demo_runs_a_search_and_a_kev_sweep_end_to_end() -> None:
     result = runner.invoke(app, ["demo", "--hosts", "400"])
     assert result.exit_code == 0, result.output
     assert "CVE-2021-44228" in result.stdout
     assert re.search(r"deleted: yes", result.stdout)
+    assert "sweeping the shipped CISA KEV catalog (1404 CVEs)" in result.stdout
+    assert re.search(r"KEV CVEs with vulnerable hosts \(top \d+ of \d+\)", result.stdout)
+    assert re.search(r"CVEs\s+1404 \(", result.stdout)
+
+
+def test_demo_without_the_kev_sweep() -> None:
+    result = runner.invoke(app, ["demo", "--hosts", "300", "--no-kev"])
+    assert result.exit_code == 0, result.output
+    assert "KEV" not in result.stdout
 
 
 def _command_names(group: object, prefix: str = "") -> list[str]:

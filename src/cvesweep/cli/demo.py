@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,14 @@ from cvesweep.simulator.fleet import Fleet
 from cvesweep.simulator.knowledgebase import LOG4SHELL
 from cvesweep.simulator.server import SimulatorServer
 
+if TYPE_CHECKING:
+    from cvesweep.sweeprun import SweepOutcome
+
+KEV_CATALOG = (
+    Path(__file__).resolve().parents[1] / "data" / "kev" / ("known_exploited_vulnerabilities.json")
+)
+DEMO_TOP = 10
+
 
 @app.command()
 def demo(
@@ -30,11 +38,19 @@ def demo(
     ] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated fleet.")] = 1,
     cve: Annotated[str, typer.Option("--cve", help="CVE to search for.")] = LOG4SHELL,
+    kev: Annotated[
+        bool,
+        typer.Option(
+            "--kev/--no-kev",
+            help="Also sweep the shipped CISA KEV catalog (1,404 CVEs) and show its top CVEs.",
+        ),
+    ] = True,
     debug: DebugOpt = False,
 ) -> None:
     """Start the Qualys simulator on a free loopback port, search it, show and store, stop.
 
-    The result is stored in a temporary library (deleted at the end), never in yours.
+    With --kev (the default) it then sweeps the shipped CISA KEV catalog the same way. The
+    results are stored in a temporary library (deleted at the end), never in yours.
     """
     configure_logging(debug)
     with guarded(debug=debug), tempfile.TemporaryDirectory(prefix="cvesweep-demo-") as tmp:
@@ -54,6 +70,7 @@ def demo(
                 outcome = run_search(
                     settings, RunRequest(cve=cve_id), library_url=library_url, progress=progress
                 )
+            swept = _sweep_kev(settings, library_url, server.url) if kev else None
         try:
             emit(outcome.result, fmt, None)
         finally:
@@ -63,3 +80,43 @@ def demo(
         typer.echo("\nIts first assets ('cvesweep library assets --cve ...'):")
         library_cli.assets(cve=cve_id, tag=None, search=None, limit=5, offset=0,
                            db=library_url, output_format="table", debug=debug)  # fmt: skip
+
+    if swept is not None:
+        _show_sweep(swept)
+
+
+def _sweep_kev(settings: Settings, library_url: str, url: str) -> SweepOutcome:
+    from cvesweep.cvelists import load_targets
+    from cvesweep.sweeprun import SweepRequest, run_sweep
+
+    targets = load_targets(kev_files=[str(KEV_CATALOG)])
+    typer.echo(
+        f"\nThen sweeping the shipped CISA KEV catalog ({len(targets)} CVEs), as "
+        f"'cvesweep search --kev {KEV_CATALOG.name} --url {url}'"
+    )
+    with progress_reporter() as progress:
+        return run_sweep(
+            settings, SweepRequest(targets=targets), library_url=library_url, progress=progress
+        )
+
+
+def _show_sweep(swept: SweepOutcome) -> None:
+    from cvesweep.export.sweepout import hit_first, sweep_summary_rows
+
+    try:
+        result = swept.result
+        typer.echo(
+            f"\nKEV CVEs with vulnerable hosts (top {DEMO_TOP} of {len(hit_first(result))}):"
+        )
+        for outcome in hit_first(result)[:DEMO_TOP]:
+            facts = outcome.target.kev
+            product = f"{facts.vendor_project} / {facts.product}" if facts else "-"
+            due = facts.due_date if facts and facts.due_date else "-"
+            typer.echo(
+                f"  {outcome.target.cve:<16} {outcome.hosts:>5} hosts  severity "
+                f"{outcome.highest_severity or '-'}  due {due}  {product}"
+            )
+        for label, value in sweep_summary_rows(result):
+            typer.echo(f"  {label:<13}{value}")
+    finally:
+        swept.release()
