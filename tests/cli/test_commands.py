@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -159,3 +162,37 @@ def test_running_one_command_imports_only_its_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["search", "CVE-2021-44228", "--min-severity", "high"], "--min-severity"),
+        (["cleanup", "--older-than", "abc"], "--older-than"),
+        (["demo", "--hosts", "0"], "--hosts"),
+        (["search", "--no-such-flag"], "--no-such-flag"),
+    ],
+)
+def test_usage_errors_are_one_line_in_the_usual_style_with_exit_2(
+    args: list[str], option: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cvesweep", *args], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("error (input): ") and option in lines[0]
+    assert lines[1] == f"hint: see 'cvesweep {args[0]} --help'"
+    assert "╭" not in done.stderr and "│" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["search", "serve", "simulator", "cleanup", "demo"])
+def test_help_shows_no_type_noise_for_flags(command: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cvesweep", command, "--help"], capture_output=True, text=True,
+        timeout=60, env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "<bool>" not in done.stdout and "╭" not in done.stdout
+    assert "…" not in done.stdout  # no option name or help cut off

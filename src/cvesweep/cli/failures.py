@@ -25,6 +25,13 @@ def report(error: CvesweepError) -> None:
         _stderr.print(f"hint: {error.hint}", markup=False)
 
 
+def report_usage(message: str, command: str) -> None:
+    """Print a usage error (a bad flag value, an unknown option) as one line plus a hint."""
+    text = " ".join(message.split())
+    _stderr.print(Text.assemble(("error", "bold red"), f" (input): {text}"))
+    _stderr.print(f"hint: see '{command} --help'", markup=False)
+
+
 @contextmanager
 def guarded(*, debug: bool = False) -> Iterator[None]:
     """Turn a CvesweepError raised inside into a one-line message and its exit code.

@@ -11,7 +11,12 @@ from __future__ import annotations
 import importlib
 import sys
 
+# Typer 0.29 vendors click; its exceptions are what a command line in standalone_mode=False
+# raises (the public typer.Exit/typer.Abort are the same classes).
+from typer._click import exceptions as click_exceptions
+
 from cvesweep.cli.app import app as _app
+from cvesweep.cli.failures import report_usage
 
 COMMAND_MODULES = {
     "cleanup": "cleanup",
@@ -34,9 +39,23 @@ def register(argv: list[str]) -> None:
 
 
 def main() -> None:
-    """Run the command line."""
+    """Run the command line; a usage error is one line in the usual style, exit 2."""
     register(sys.argv[1:])
-    _app()
+    try:
+        # standalone_mode=False: usage errors reach us; typer.Exit's code is returned.
+        code = _app(standalone_mode=False, prog_name="cvesweep")
+    except click_exceptions.NoArgsIsHelpError as shown:
+        shown.show()  # the help text, as Typer prints it for a bare command
+        sys.exit(2)
+    except click_exceptions.UsageError as error:
+        report_usage(error.format_message(), error.ctx.command_path if error.ctx else "cvesweep")
+        sys.exit(2)
+    except click_exceptions.Exit as done:  # typer.Exit, --help, --version
+        sys.exit(done.exit_code)
+    except click_exceptions.Abort:  # Ctrl-C at a prompt
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def __getattr__(name: str) -> object:

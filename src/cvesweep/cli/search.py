@@ -51,7 +51,7 @@ def search(
     cves: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[CVE-ID]...",
+            metavar="CVE-ID",
             help="e.g. CVE-2021-44228; several (or a comma list) sweep them all at once.",
             show_default=False,
         ),
