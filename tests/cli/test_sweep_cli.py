@@ -11,13 +11,22 @@ import pytest
 
 from cvesweep.cvelists import load_targets
 from cvesweep.simulator.knowledgebase import LOG4SHELL, NO_QID_CVE
-from tests.cli.test_search_cli import no_config, search  # noqa: F401  (fixture and helper)
+from tests.cli.test_search_cli import search
 
 KEV = (
     Path(__file__).resolve().parents[2]
     / "src/cvesweep/data/kev/known_exploited_vulnerabilities.json"
 )
 HEARTBLEED = "CVE-2014-0160"
+
+
+@pytest.fixture
+def no_config(tmp_path: Path) -> Path:
+    """An empty config file (the user's own config never leaks into tests)."""
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    path.chmod(0o600)
+    return path
 
 
 def test_several_cves_give_one_object_each_with_the_single_search_host_shape(  # type: ignore[no-untyped-def]
