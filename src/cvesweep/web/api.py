@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from cvesweep.errors import InputError
 from cvesweep.export.stix import bundle_json
 from cvesweep.library import queries
-from cvesweep.models import parse_cve
+from cvesweep.models import CVE_MAX_LENGTH, parse_cve
+from cvesweep.web.bounds import (
+    ASSET_VALUE_MAX_CHARS,
+    CVE_PATTERN,
+    CVES_PER_EXPORT_MAX,
+    JOB_ID_PATTERN,
+    OFFSET_MAX,
+    PAGE_MAX,
+    SEARCH_MAX_CHARS,
+    TAG_MAX_CHARS,
+    CveText,
+)
 from cvesweep.web.jobs import JobView
 from cvesweep.web.lookups import find_cve, find_object, search_assets
 from cvesweep.web.rendering import render
@@ -35,8 +46,10 @@ from cvesweep.web.security import require_token
 from cvesweep.web.state import Web
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 422, 429, 500, 502)
+    status: {"model": ErrorResponse}
+    for status in (400, 401, 403, 404, 413, 422, 429, 500, 502, 503, 504)
 }
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="the id POST answered")]
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=ERRORS)
 meta = APIRouter(include_in_schema=False, dependencies=[Depends(require_token)])
 
@@ -45,8 +58,9 @@ meta = APIRouter(include_in_schema=False, dependencies=[Depends(require_token)])
 def start_search(body: SearchRequestModel, response: Response, web: Web) -> SearchStatusModel:
     """Start a search in the background; follow it at ``GET /api/searches/{id}``.
 
-    Input errors answer 400 naming the field (as the CLI words them), unusable server
-    settings 422, and 429 when too many searches are running.
+    A body off its schema (types, bounds) answers 422; filters the CLI would refuse 400
+    naming the option (as the CLI words it); unusable server settings 422; 429 when too
+    many searches are running.
     """
     given = SearchInput(
         cve=body.cve,
@@ -73,7 +87,7 @@ def start_search(body: SearchRequestModel, response: Response, web: Web) -> Sear
 @router.get("/searches/{job_id}", response_model=SearchStatusModel, tags=["searches"])
 def get_search(
     web: Web,
-    job_id: str,
+    job_id: JobId,
     hosts: Annotated[
         bool, Query(description="include the hosts found when the search succeeded")
     ] = True,
@@ -83,7 +97,7 @@ def get_search(
 
 
 @router.post("/searches/{job_id}/cancel", status_code=202, tags=["searches"])
-def cancel_search(job_id: str, web: Web) -> SearchStatusModel:
+def cancel_search(job_id: JobId, web: Web) -> SearchStatusModel:
     """Ask a running search to stop; its Qualys search list is deleted all the same."""
     return search_status(_job(web.jobs.cancel(job_id), job_id), with_hosts=False)
 
@@ -96,7 +110,9 @@ def list_cves(web: Web) -> list[CveModel]:
 
 
 @router.get("/cves/{cve}", response_model=CveDetailModel, tags=["library"])
-def read_cve(cve: str, web: Web) -> CveDetailModel:
+def read_cve(
+    cve: Annotated[str, Path(pattern=CVE_PATTERN, max_length=CVE_MAX_LENGTH)], web: Web
+) -> CveDetailModel:
     """One CVE with its findings and vulnerable assets."""
     _, detail, assets = find_cve(web.library.engine, cve)
     return CveDetailModel(
@@ -108,13 +124,27 @@ def read_cve(cve: str, web: Web) -> CveDetailModel:
 @router.get("/assets", response_model=AssetPageModel, tags=["library"])
 def list_assets(
     web: Web,
-    cve: Annotated[str | None, Query(description="only assets vulnerable to this CVE")] = None,
-    tag: Annotated[str | None, Query(description="only assets with this tag (any case)")] = None,
-    q: Annotated[
-        str | None, Query(description="only assets whose IP or hostname contains this")
+    cve: Annotated[
+        str | None,
+        Query(
+            pattern=CVE_PATTERN,
+            max_length=CVE_MAX_LENGTH,
+            description="only assets vulnerable to this CVE",
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    tag: Annotated[
+        str | None,
+        Query(max_length=TAG_MAX_CHARS, description="only assets with this tag (any case)"),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=SEARCH_MAX_CHARS,
+            description="only assets whose IP or hostname contains this",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 200,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> AssetPageModel:
     """Assets in IP order, filtered, a page at a time."""
     found, more = search_assets(
@@ -125,13 +155,15 @@ def list_assets(
 
 
 @router.get("/assets/{value}", response_model=ObjectModel, tags=["library"])
-def read_asset(value: str, web: Web) -> ObjectModel:
+def read_asset(
+    value: Annotated[str, Path(max_length=ASSET_VALUE_MAX_CHARS)], web: Web
+) -> ObjectModel:
     """One asset with its attributes, tags, related CVEs and findings."""
     return ObjectModel.model_validate(find_object(web.library.engine, value, kind="asset"))
 
 
 @router.get("/runs", response_model=list[RunModel], tags=["library"])
-def list_runs(web: Web, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunModel]:
+def list_runs(web: Web, limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50) -> list[RunModel]:
     """The run history, newest first."""
     return [RunModel.model_validate(run) for run in queries.runs(web.library.engine, limit)]
 
@@ -145,7 +177,8 @@ def list_runs(web: Web, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> lis
 def export_stix(
     web: Web,
     cve: Annotated[
-        list[str] | None, Query(description="CVEs to export (repeat); none: all")
+        list[CveText] | None,
+        Query(max_length=CVES_PER_EXPORT_MAX, description="CVEs to export (repeat); none: all"),
     ] = None,
 ) -> Response:
     """Download the STIX 2.1 bundle of the given CVEs (and their assets), or of everything."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from cvesweep.library import queries
+from cvesweep.web.bounds import ASSET_VALUE_MAX_CHARS, OFFSET_MAX, SEARCH_MAX_CHARS, TAG_MAX_CHARS
 from cvesweep.web.lookups import ASSET_PAGE, find_cve, find_object, search_assets
 from cvesweep.web.rendering import render
 from cvesweep.web.security import require_token
@@ -44,10 +45,10 @@ def cve_page(request: Request, cve: str, web: Web) -> Response:
 def assets_page(
     web: Web,
     request: Request,
-    q: str = "",
-    tag: str = "",
-    cve: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[str, Query(max_length=SEARCH_MAX_CHARS)] = "",
+    tag: Annotated[str, Query(max_length=TAG_MAX_CHARS)] = "",
+    cve: str = "",  # parse_cve bounds it (400 on the page, the bound named)
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> Response:
     """Assets, searchable by IP or hostname (``q``), tag and CVE, a page at a time."""
     found, more = search_assets(web.library.engine, cve=cve, tag=tag, search=q, offset=offset)
@@ -62,7 +63,9 @@ def assets_page(
 
 
 @router.get("/assets/{value}")
-def asset_page(request: Request, value: str, web: Web) -> Response:
+def asset_page(
+    request: Request, value: Annotated[str, Path(max_length=ASSET_VALUE_MAX_CHARS)], web: Web
+) -> Response:
     """One asset: attributes, tags, related CVEs, findings."""
     detail = find_object(web.library.engine, value, kind="asset")
     return render(request, "asset.html", {"detail": detail})

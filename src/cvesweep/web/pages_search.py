@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from cvesweep.errors import CvesweepError
@@ -10,6 +12,7 @@ from cvesweep.inputs import FILTER_HELP
 from cvesweep.qualys.auth import AuthMethod
 from cvesweep.qualys.gateway import gateway_url_for
 from cvesweep.settings import Settings
+from cvesweep.web.bounds import JOB_ID_MAX_CHARS
 from cvesweep.web.connection_check import check_connection
 from cvesweep.web.jobs import JobView
 from cvesweep.web.problems import problem_for
@@ -22,6 +25,7 @@ from cvesweep.web.views import host_row
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_token)])
 
 BUSY = "too many searches are running; wait for one to finish and try again"
+JobId = Annotated[str, Path(max_length=JOB_ID_MAX_CHARS)]
 
 
 @router.get("/")
@@ -45,7 +49,7 @@ async def start_search(request: Request, web: Web) -> Response:
 
 
 @router.get("/search/{job_id}")
-def job_page(request: Request, job_id: str, web: Web) -> Response:
+def job_page(request: Request, job_id: JobId, web: Web) -> Response:
     """A search: live progress while it runs, then its result table and summary, or its error."""
     view = _job(web, job_id)
     rows = [host_row(host) for host in view.hosts]
@@ -53,7 +57,7 @@ def job_page(request: Request, job_id: str, web: Web) -> Response:
 
 
 @router.post("/search/{job_id}/cancel", dependencies=[Depends(check_csrf)])
-def cancel_search(job_id: str, web: Web) -> Response:
+def cancel_search(job_id: JobId, web: Web) -> Response:
     """Cancel a running search (its Qualys search list is still deleted) and show it."""
     if web.jobs.cancel(job_id) is None:
         raise HTTPException(404, f"no search {job_id!r} (searches are kept only for a while)")

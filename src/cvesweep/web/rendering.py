@@ -14,15 +14,15 @@ from urllib.parse import quote
 import jinja2
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
 from cvesweep import __version__
 from cvesweep.errors import CvesweepError
 from cvesweep.export.table import describe_filters
-from cvesweep.web.problems import Problem, problem_for
-from cvesweep.web.security import csrf_token
+from cvesweep.web.problems import Problem, problem_for, unexpected_problem
+from cvesweep.web.security import SECURITY_HEADERS, csrf_token
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CvesweepError, cvesweep_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """A bug: the error shape (or page) of a 500, with the security headers, never a bare 500.
+
+    Starlette calls this from its outermost middleware, outside ``SecurityHeaders``, so the
+    headers are set here. The traceback goes to the server log (Starlette re-raises).
+    """
+    log.error("unexpected error on %s %s", request.method, request.url.path)
+    try:
+        response = problem_response(request, unexpected_problem())
+    except Exception:  # the page itself could not be rendered: plain text it is
+        response = PlainTextResponse(unexpected_problem().message, status_code=500)
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _validation_problem(exc: RequestValidationError) -> Problem:

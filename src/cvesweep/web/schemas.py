@@ -7,6 +7,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from cvesweep.export.jsonout import filters_record, host_record
+from cvesweep.inputs import ASSET_GROUPS_MAX_CHARS, IPS_MAX_CHARS, SINCE_MAX_CHARS
+from cvesweep.web.bounds import CveText
 from cvesweep.web.jobs import JobState, JobView
 
 
@@ -32,15 +34,38 @@ class ErrorResponse(BaseModel):
 
 
 class SearchRequestModel(BaseModel):
-    """A search to start: the CVE, the four filters (as the CLI takes them), what to store."""
+    """A search to start: the CVE, the four filters (as the CLI takes them), what to store.
 
-    model_config = ConfigDict(extra="forbid")
+    Strictly typed: a string is a string, a number a number and a flag ``true`` or
+    ``false`` (``"min_severity": true`` or ``"store": 0`` is a 422). The schema's bounds are
+    enforced before anything else; the filters' grammar (IP ranges, dates) is then checked
+    by the CLI's validators (400 naming the option).
+    """
 
-    cve: str = Field(..., examples=["CVE-2021-44228"])
-    ips: str | None = Field(None, examples=["10.0.0.1, 10.0.0.5-10.0.0.9, 10.1.0.0/24"])
-    since: str | None = Field(None, examples=["2020-04-01 17:35"])
-    min_severity: int | str | None = Field(None, examples=[3])
-    asset_groups: str | None = Field(None, examples=["DMZ, Servers"])
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cve: CveText
+    ips: str | None = Field(
+        None,
+        max_length=IPS_MAX_CHARS,
+        description="as --ips: IPv4 addresses, ranges a-b, CIDR blocks, comma-separated "
+        "(at most 1,000 items)",
+        examples=["10.0.0.1, 10.0.0.5-10.0.0.9, 10.1.0.0/24"],
+    )
+    since: str | None = Field(
+        None,
+        max_length=SINCE_MAX_CHARS,
+        description='as --since: "YYYY-MM-DD HH:MM" (UTC), "YYYY-MM-DD" or ISO 8601',
+        examples=["2020-04-01 17:35"],
+    )
+    min_severity: int | None = Field(None, ge=1, le=5, examples=[3])
+    asset_groups: str | None = Field(
+        None,
+        max_length=ASSET_GROUPS_MAX_CHARS,
+        description="as --asset-groups: titles (or ids), comma-separated (at most 100 items "
+        "of at most 256 characters)",
+        examples=["DMZ, Servers"],
+    )
     add_assets: bool = True
     add_discovered_assets: bool = True
     tag_cves: bool = True
