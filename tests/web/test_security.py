@@ -147,7 +147,7 @@ def test_same_origin_posts_pass_the_origin_check(client: WebClient) -> None:
     reply = client.post(
         "/api/searches", json={"cve": "bad"}, headers={"Origin": "http://127.0.0.1:8000"}
     )
-    assert reply.status_code == 400  # reached the input check
+    assert reply.status_code == 422  # reached the body's validation
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def test_loopback_addresses_are_recognised(host: str, loopback: bool) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "words"),
     [(["--host", ANY_ADDRESS], {}, "needs an access token"),
-     (["--host", "10.1.2.3"], {"CVESWEEP_WEB_TOKEN": "   "}, "needs an access token"),
+     (["--host", "10.1.2.3"], {"CVESWEEP_WEB_TOKEN": "   "}, "the access token is blank"),
      (["--host", ANY_ADDRESS, "--token", "short"], {}, "too short"),
      (["--host", ANY_ADDRESS], {"CVESWEEP_WEB_TOKEN": "short"}, "too short")],
 )  # fmt: skip

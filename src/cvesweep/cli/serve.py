@@ -121,10 +121,18 @@ def serve(
 
 
 def _check_token(host: str, token: str | None) -> str | None:
-    """Return the token to require; raise InputError (exit 2) when it is missing or short."""
+    """Return the token to require; raise InputError (exit 2) when it is blank, short or
+    missing off loopback. A blank token (only spaces) is refused rather than read as none:
+    whoever set it meant to require one."""
     from cvesweep.web.security import is_loopback
 
-    secret = token.strip() if token and token.strip() else None
+    if token is not None and not token.strip():
+        raise InputError(
+            "--token",
+            f"the access token is blank; give {MIN_TOKEN_LENGTH}+ characters (or unset "
+            f"{TOKEN_ENV} and drop --token to serve loopback without one)",
+        )
+    secret = token.strip() if token else None
     if secret is None and not is_loopback(host):
         raise InputError(
             "--token",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -25,8 +26,10 @@ from cvesweep import __version__
 from cvesweep.library import Library
 from cvesweep.web import api, pages_auth, pages_library, pages_search
 from cvesweep.web.jobs import JobManager
+from cvesweep.web.limits import MAX_ACTIVE, RequestLimits
 from cvesweep.web.rendering import install_error_handlers, make_templates
-from cvesweep.web.security import check_request_origin, security_headers
+from cvesweep.web.security import SecurityHeaders, check_request_origin
+from cvesweep.web.sessions import Clock, SessionStore, Throttle
 from cvesweep.web.state import SettingsLoader, WebState
 
 
@@ -38,13 +41,16 @@ def create_app(
     allowed_hosts: Sequence[str] | None = None,
     qualys_transport: httpx.BaseTransport | None = None,
     jobs: JobManager | None = None,
+    clock: Clock = time.monotonic,
+    max_active: int = MAX_ACTIVE,
 ) -> FastAPI:
     """Return the cvesweep web application over the library at ``library_url``.
 
     ``token``: when set, every page and API call requires it. ``allowed_hosts``: when set,
     requests with another Host header are refused (DNS rebinding). ``qualys_transport``
-    lets tests reach a simulator in-process. Raises LibraryError when the library cannot
-    be opened.
+    lets tests reach a simulator in-process; ``clock`` (monotonic seconds) drives session
+    expiry and the wrong-token throttle; ``max_active`` bounds the requests worked on at
+    once (web.limits). Raises LibraryError when the library cannot be opened.
     """
     library = Library.open(library_url)
     state = WebState(
@@ -52,6 +58,8 @@ def create_app(
         library=library,
         jobs=jobs or JobManager(),
         templates=make_templates(),
+        sessions=SessionStore(clock=clock),
+        throttle=Throttle(clock=clock),
         token=token or None,
         allowed_hosts=tuple(h.lower() for h in allowed_hosts) if allowed_hosts else None,
         qualys_transport=qualys_transport,
@@ -67,7 +75,8 @@ def create_app(
         dependencies=[Depends(check_request_origin)],
     )
     app.state.web = state
-    app.middleware("http")(security_headers)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLimits, max_active=max_active)  # outermost: before any work
     install_error_handlers(app)
     static = importlib.resources.files("cvesweep.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -1,9 +1,12 @@
 """The web UI's defences: access token, CSRF tokens, same-origin and Host checks, headers.
 
 - **Access token** (optional; required by ``cvesweep serve`` off loopback). An API client
-  sends ``Authorization: Bearer TOKEN``; a browser enters the token once on ``/login`` and
-  gets an HttpOnly cookie holding an HMAC of the token (never the token itself). Both are
-  compared with :func:`hmac.compare_digest`.
+  sends ``Authorization: Bearer TOKEN`` (compared with :func:`hmac.compare_digest`); a
+  browser enters the token once on ``/login`` and gets an HttpOnly cookie holding a random
+  session id of :class:`~cvesweep.web.sessions.SessionStore` (never the token), which
+  expires and which signing out revokes. Wrong tokens, on ``/login`` or as Bearer headers,
+  are throttled per client address (:class:`~cvesweep.web.sessions.Throttle`): past the
+  free ones, a token is not even compared until the client's delay is over (429).
 - **CSRF**: double-submit. Every response sets a random ``cvesweep_csrf`` cookie
   (SameSite=Strict, HttpOnly) when the request had none; every form carries it in a hidden
   ``csrf_token`` field, and a form POST whose field does not match the cookie gets 403.
@@ -17,14 +20,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
-from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cvesweep.web.sessions import Throttle
 
 CSRF_COOKIE = "cvesweep_csrf"
 CSRF_FIELD = "csrf_token"
@@ -43,35 +49,52 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_NEXT_CHARS = 2_048
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-NextCall = Callable[[Request], Awaitable[Response]]
-
-
-def session_value(token: str) -> str:
-    """Return the session cookie value for ``token``: an HMAC, so the cookie never holds it."""
-    return hmac.new(token.encode(), b"cvesweep web session", hashlib.sha256).hexdigest()
-
-
-def token_matches(request: Request, token: str) -> bool:
-    """True when ``request`` carries ``token`` as a Bearer header or its session cookie."""
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
-        return True
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return hmac.compare_digest(cookie.encode(), session_value(token).encode())
 
 
 def require_token(request: Request) -> None:
-    """Dependency: raise HTTPException 401 unless the request carries the access token."""
-    token: str | None = request.app.state.web.token
-    if token is not None and not token_matches(request, token):
+    """Dependency: pass a request with a live session or the right Bearer token.
+
+    Raises HTTPException 401 otherwise, or 429 (with ``Retry-After``) while the client is
+    throttled for wrong tokens: its Bearer token is then not compared at all.
+    """
+    web = request.app.state.web
+    token: str | None = web.token
+    if token is None or web.sessions.is_live(request.cookies.get(SESSION_COOKIE, "")):
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and given.strip():
+        client = client_address(request)
+        refuse_if_throttled(web.throttle, client)
+        if hmac.compare_digest(given.strip().encode(), token.encode()):
+            web.throttle.succeeded(client)
+            return
+        web.throttle.failed(client)
+    raise HTTPException(
+        401,
+        "this cvesweep server requires its access token "
+        "(Authorization: Bearer TOKEN, or sign in on /login)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def refuse_if_throttled(throttle: Throttle, client: str) -> None:
+    """Raise HTTPException 429 with ``Retry-After`` while ``client`` must wait (see Throttle)."""
+    wait = throttle.wait_left(client)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
         raise HTTPException(
-            401,
-            "this cvesweep server requires its access token "
-            "(Authorization: Bearer TOKEN, or sign in on /login)",
-            headers={"WWW-Authenticate": "Bearer"},
+            429,
+            f"too many wrong access tokens from this address; the next one is checked in "
+            f"{seconds} s",
+            headers={"Retry-After": str(seconds)},
         )
+
+
+def client_address(request: Request) -> str:
+    """The address wrong tokens are counted against: the peer's IP (a proxy's, behind one)."""
+    return request.client.host if request.client else "unknown"
 
 
 def check_request_origin(request: Request) -> None:
@@ -102,30 +125,56 @@ async def check_csrf(request: Request) -> None:
 
 
 def csrf_token(request: Request) -> str:
-    """Return the CSRF token of ``request`` (the one :func:`security_headers` set up)."""
+    """Return the CSRF token of ``request`` (the one :class:`SecurityHeaders` set up)."""
     return str(request.state.csrf_token)
 
 
-async def security_headers(request: Request, call_next: NextCall) -> Response:
-    """Middleware: give the request a CSRF token, add the security headers to the response."""
-    cookie = request.cookies.get(CSRF_COOKIE)
-    fresh = not cookie or len(cookie) < 32
-    request.state.csrf_token = secrets.token_urlsafe(32) if fresh else cookie
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    response.headers.setdefault("Cache-Control", "no-store")
-    if fresh:
-        response.set_cookie(
-            CSRF_COOKIE, request.state.csrf_token, httponly=True, samesite="strict", path="/"
-        )
-    return response
+class SecurityHeaders:
+    """ASGI middleware: give each request a CSRF token, add the security headers to responses.
+
+    A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``, which runs the app in a
+    task group and so turns an HTTPException raised while reading the body, such as
+    web.limits' 413, into an ExceptionGroup that FastAPI reports as a 400).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie = Request(scope).cookies.get(CSRF_COOKIE)
+        fresh = not cookie or len(cookie) < 32
+        token = secrets.token_urlsafe(32) if fresh or cookie is None else cookie
+        scope.setdefault("state", {})["csrf_token"] = token
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store"}.items():
+                    headers.setdefault(name, value)
+                if fresh:
+                    headers.append("set-cookie", _csrf_cookie(token))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
-def set_session(response: Response, token: str) -> None:
-    """Set the session cookie that stands for ``token`` on ``response``."""
+def _csrf_cookie(token: str) -> str:
+    """The Set-Cookie value of the CSRF cookie (the token is URL-safe: no quoting needed)."""
+    return f"{CSRF_COOKIE}={token}; HttpOnly; Path=/; SameSite=strict"
+
+
+def set_session(response: Response, session_id: str, lifetime: float) -> None:
+    """Set the session cookie holding ``session_id``; it expires after ``lifetime`` seconds."""
     response.set_cookie(
-        SESSION_COOKIE, session_value(token), httponly=True, samesite="lax", path="/"
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(lifetime),
+        httponly=True,
+        samesite="lax",
+        path="/",
     )
 
 
@@ -140,8 +189,16 @@ def is_loopback(host: str) -> bool:
 
 
 def local_path(target: str | None) -> str:
-    """Return ``target`` when it is a path on this site, else ``/`` (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Return ``target`` when it is a path on this site (of at most MAX_NEXT_CHARS), else ``/``.
+
+    No open redirects, and no 60,000-character target copied into a page.
+    """
+    if (
+        target
+        and len(target) <= MAX_NEXT_CHARS
+        and target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+    ):
         return target
     return "/"
 

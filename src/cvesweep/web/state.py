@@ -16,18 +16,24 @@ from cvesweep.qualys.detections import ProgressCallback
 from cvesweep.runner import RunOutcome, RunRequest, run_search
 from cvesweep.settings import Settings
 from cvesweep.web.jobs import JobManager, JobView
+from cvesweep.web.sessions import SessionStore, Throttle
 
 SettingsLoader = Callable[[], Settings]
 
 
 @dataclass(frozen=True)
 class WebState:
-    """What every route may use; stored as ``app.state.web``."""
+    """What every route may use; stored as ``app.state.web``.
+
+    ``sessions`` and ``throttle`` matter only when ``token`` is set (see web.security).
+    """
 
     settings_loader: SettingsLoader
     library: Library
     jobs: JobManager
     templates: Jinja2Templates
+    sessions: SessionStore
+    throttle: Throttle
     token: str | None = None
     allowed_hosts: tuple[str, ...] | None = None
     qualys_transport: httpx.BaseTransport | None = None
