@@ -143,10 +143,30 @@ def test_detection_5_0_allows_the_2_0_parameters_without_arf_plus_the_new_ones(c
     real = real_1901_text(samples_dir)
     for arf in ("arf_kernel_filter, ", "arf_service_filter, ", "arf_config_filter, "):
         real = real.replace(arf, "")
-    assert (code, text) == (
-        1901,
-        real.removesuffix(")") + ", mitre_attack_details, vuln_detection_source)",
+    added = (
+        "show_arf_data, arf_filter_keys, mitre_attack_details, vuln_detection_source, "
+        "show_cve, show_trurisk_elimination"
     )
+    assert (code, text) == (1901, real.removesuffix(")") + f", {added})")
+
+
+@pytest.mark.parametrize(
+    ("version", "status"), [("2.0", 400), ("3.0", 200), ("4.0", 200), ("5.0", 200)]
+)
+def test_arf_data_and_filter_keys_are_served_past_2_0_as_qualysetl_sends_them(
+    fleet, version, status
+):
+    form = {"action": "list", "show_arf_data": "1", "arf_filter_keys": "non-running-kernel"}
+    with make_client(SimulatorApp(fleet, serve_eol=True)) as client:
+        response = client.post(ENDPOINTS[Endpoint.DETECTION].path(version), data=form)
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert error_of(response)[1].startswith("Unrecognized parameter(s): show_arf_data, ")
+
+
+def test_show_arf_data_must_be_0_or_1(client):
+    response = client.post(DETECTION, data={"action": "list", "show_arf_data": "yes"})
+    assert response.status_code == 400 and error_of(response)[0] == 1905
 
 
 @pytest.mark.parametrize("arf", ["arf_kernel_filter", "arf_service_filter", "arf_config_filter"])

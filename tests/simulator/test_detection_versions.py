@@ -25,8 +25,8 @@ def detections_of(root):
     ]
 
 
-def test_5_0_lists_each_cve_of_the_detections_qid(client, fleet):
-    found = detections_of(parse(client.post(DETECTION, data=ALL_OPEN).content))
+def test_5_0_lists_each_cve_of_the_detections_qid_when_asked(client, fleet):
+    found = detections_of(parse(client.post(DETECTION, data={**ALL_OPEN, "show_cve": "1"}).content))
     with_cve = 0
     for _, det in found:
         qid = int(det.findtext("QID"))
@@ -126,8 +126,26 @@ def test_detection_sources_on_5_0_with_vuln_detection_source(client, fleet):
     )
 
 
+def test_5_0_sends_cve_and_trurisk_elimination_status_only_when_asked(client):
+    # qualysdk 0.4.0 reads 5.0 into a closed field set (THIRDPARTY.md D1): not by default.
+    root = parse(client.post(DETECTION, data=ALL_OPEN).content)
+    assert root.find(".//DETECTION/CVE") is None
+    assert root.find(".//DETECTION/TRURISK_ELIMINATION_STATUS") is None
+    assert detections_of(root)
+
+
+@pytest.mark.parametrize("name", ["show_cve", "show_trurisk_elimination"])
+def test_the_new_5_0_switches_are_0_or_1_and_refused_before_5_0(client, fleet, name):
+    bad = client.post(DETECTION, data={**ALL_OPEN, name: "yes"})
+    assert bad.status_code == 400 and "must be 0 or 1" in bad.text
+    with make_client(SimulatorApp(fleet, serve_eol=True)) as old:
+        refused = old.post(ENDPOINTS[Endpoint.DETECTION].path("4.0"), data={**ALL_OPEN, name: "1"})
+    assert refused.status_code == 400 and f"Unrecognized parameter(s): {name} " in refused.text
+
+
 def test_trurisk_elimination_status_on_some_5_0_detections(client):
-    found = detections_of(parse(client.post(DETECTION, data=ALL_OPEN).content))
+    data = {**ALL_OPEN, "show_trurisk_elimination": "1"}
+    found = detections_of(parse(client.post(DETECTION, data=data).content))
     statuses = [det.findtext("TRURISK_ELIMINATION_STATUS") for _, det in found]
     shown = [s for s in statuses if s is not None]
     assert 0 < len(shown) < len(statuses) / 4
@@ -181,6 +199,7 @@ def test_several_ids_ranges_and_singles_in_any_order(client, fleet):
 
 
 def test_log4shell_cves_appear_on_its_qids(client):
-    root = parse(client.get(DETECTION, params={**ALL_OPEN, "qids": "376157"}).content)
+    params = {**ALL_OPEN, "qids": "376157", "show_cve": "1"}
+    root = parse(client.get(DETECTION, params=params).content)
     cves = {c.text for c in root.iterfind(".//DETECTION/CVE")}
     assert cves == {LOG4SHELL, "CVE-2021-45046"}

@@ -165,7 +165,12 @@ FULL_DETECTION = {
     "show_qds": "1",
     "show_qds_factors": "1",
 }
-NEWER_FLAGS = {"mitre_attack_details": "1", "vuln_detection_source": "1"}
+NEWER_FLAGS = {
+    "mitre_attack_details": "1",
+    "vuln_detection_source": "1",
+    "show_cve": "1",  # [unverified] our name: no client or page names it (README)
+    "show_trurisk_elimination": "1",  # [unverified] likewise
+}
 
 
 @pytest.fixture(params=["2.0", "4.0", "5.0"])

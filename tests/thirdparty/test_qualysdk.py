@@ -55,11 +55,6 @@ def test_threaded_host_list_finds_every_host(results, reference_eol) -> None:
     assert value(results, "host_list")["host_ids"] == sorted(reference_eol.host_ids(0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator defect (THIRDPARTY.md D1): detection 5.0 sends CVE and "
-    "TRURISK_ELIMINATION_STATUS in DETECTION unasked; qualysdk's Detection(**fields) rejects them",
-)
 def test_threaded_detection_finds_every_host_with_detections(results, reference_eol) -> None:
     got = value(results, "detection")
     assert got["host_ids"] == sorted(reference_eol.detection_ids(0)), got["errors"]

@@ -10,7 +10,6 @@ every one must be served as on Qualys, whose own blueprint sends them to current
 
 from __future__ import annotations
 
-import pytest
 from lxml import etree
 
 from cvesweep.qualys.endpoints import Endpoint
@@ -48,11 +47,6 @@ def test_about_by_post_as_its_connectivity_check(simulator: Simulator) -> None:
     assert post(simulator, "/msp/about.php", {}).tag == "ABOUT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator defect (THIRDPARTY.md D2): detection 5.0 refuses show_arf_data and "
-    "arf_filter_keys with 1901",
-)
 def test_detection_5_0_with_its_payload(simulator: Simulator) -> None:
     root = post(simulator, path(Endpoint.DETECTION), DETECTION)
     assert root.tag == "HOST_LIST_VM_DETECTION_OUTPUT" and root.xpath("//HOST/ID")

@@ -89,10 +89,29 @@ ALLOWED_2 = (
 
 _T = TypeVar("_T")
 # 3.0 dropped the arf_*_filter parameters (qualysetl strips them past 2.0; sending them
-# presumably gives 1901 [unverified], docs/qualys-2026.md §3.1); 4.0 added
-# mitre_attack_details, 5.0 vuln_detection_source (ServiceNow's 5.0 request).
+# presumably gives 1901 [unverified], docs/qualys-2026.md §3.1) for show_arf_data and
+# arf_filter_keys, which qualysetl 0.9.37 (Qualys's own blueprint) sends to every version
+# past 2.0 (QETL-CFG); accepted and ignored here (the AFFECT_* elements they would add are
+# not simulated [unverified]). 4.0 added mitre_attack_details, 5.0 vuln_detection_source
+# (ServiceNow's 5.0 request) and the elements CVE and TRURISK_ELIMINATION_STATUS (PR
+# #16436's DTD diff), which detectionxml.py writes only with show_cve=1 and
+# show_trurisk_elimination=1: see SHOW_CVE below.
 _ARF = ("arf_kernel_filter", "arf_service_filter", "arf_config_filter")
-ADDED = {4: ("mitre_attack_details",), 5: ("vuln_detection_source",)}
+SHOW_CVE = "show_cve"
+SHOW_TRURISK = "show_trurisk_elimination"
+ADDED = {
+    3: ("show_arf_data", "arf_filter_keys"),
+    4: ("mitre_attack_details",),
+    5: ("vuln_detection_source", SHOW_CVE, SHOW_TRURISK),
+}
+# [unverified] Why CVE and TRURISK_ELIMINATION_STATUS need a parameter at all: qualysdk
+# 0.4.0 has read detection 5.0 in production since 2026-01-07 into a dataclass with a
+# fixed field set that has neither (an unasked element makes it fail), and ServiceNow's
+# field mapping for its move to 5.0 lists VULNERABILITY_DETECTION_SOURCES (which it asks
+# for with vuln_detection_source=1) as the only new DETECTION field. Both say Qualys does
+# not send them by default. No client or page names the parameter that asks for them; the
+# two names above are ours, in the show_* style of the other output switches (show_qds,
+# show_igs, show_arf_data). A client must not rely on them against a real subscription.
 INCLUDE_VULN_TYPES = {"confirmed": "Confirmed", "potential": "Potential"}
 
 
@@ -114,6 +133,7 @@ def build_query(
     """
     p.check_allowed(params, "list", allowed_params(major))
     get = params.get
+    p.flag("show_arf_data", get("show_arf_data"), False)  # accepted, no effect (see ADDED)
     return DetectionQuery(
         **common_filters(params, fleet, lists),
         qids=qid_filter(params, fleet, lists),

@@ -5,7 +5,8 @@ sit where detection_qds_factors_warning_mockderived_elastic.xml has them. The el
 versions 4.0 and 5.0 added (``CVE``, ``MITRE_*``, ``VULNERABILITY_DETECTION_SOURCES``,
 ``LATEST_VULNERABILITY_DETECTION_SOURCE``, ``TRURISK_ELIMINATION_STATUS``; elastic/integrations
 PR #16436 DTD diff, docs/qualys-2026.md §3.1) come after LAST_PROCESSED_DATETIME: their
-real order is unknown [unverified]; clients must read them by name.
+real order is unknown [unverified]; clients must read them by name. Each is written only
+when the request asks for it (see :class:`DetectionView`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ ROOT = "HOST_LIST_VM_DETECTION_OUTPUT"
 class DetectionView:
     """What a detection reply shows: the request's show_* flags and the version's elements.
 
-    ``cves`` and ``trurisk`` are 5.0 elements, ``mitre`` needs 4.0+ and
-    ``mitre_attack_details=1``, ``sources`` 5.0 and ``vuln_detection_source=1``.
+    ``mitre`` needs 4.0+ and ``mitre_attack_details=1``; ``sources`` 5.0 and
+    ``vuln_detection_source=1``; ``cves`` 5.0 and ``show_cve=1``; ``trurisk`` 5.0 and
+    ``show_trurisk_elimination=1`` (those two names are ours [unverified]).
     """
 
     facts: Facts | None = None

@@ -1,7 +1,8 @@
 """Host list detection, ``/api/{2.0..5.0}/fo/asset/host/vm/detection/`` (action=list), streamed.
 
-Every version takes the 2.0 filters (3.0+ without ``arf_*_filter``); what a version adds
-to the reply is in :class:`~cvesweep.simulator.detectionxml.DetectionView`.
+Every version takes the 2.0 filters (3.0+ without ``arf_*_filter``, with ``show_arf_data``
+and ``arf_filter_keys``); what a version adds to the reply, and on which parameter, is in
+:class:`~cvesweep.simulator.detectionxml.DetectionView`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from cvesweep.qualys.endpoints import ENDPOINTS, Endpoint
 from cvesweep.simulator import detectionparams, detections
 from cvesweep.simulator import params as p
 from cvesweep.simulator.api.call import Call, action_of, next_page_url
+from cvesweep.simulator.detectionparams import SHOW_CVE, SHOW_TRURISK
 from cvesweep.simulator.detectionxml import ROOT, DetectionView, detection_stream
 from cvesweep.simulator.hostxml import reply_head
 from cvesweep.simulator.replies import Reply
@@ -41,10 +43,12 @@ def view_of(call: Call, *, show_tags: bool, show_results: bool) -> DetectionView
         show_asset_id=p.flag("show_asset_id", get("show_asset_id"), False),
         qds=p.flag("show_qds", get("show_qds"), False),
         qds_factors=p.flag("show_qds_factors", get("show_qds_factors"), False),
-        cves=major >= 5,
+        # CVE and TRURISK_ELIMINATION_STATUS only when asked, like MITRE_* and the sources:
+        # why, and why these parameter names, in detectionparams.ADDED [unverified].
+        cves=major >= 5 and p.flag(SHOW_CVE, get(SHOW_CVE), False),
         mitre=major >= 4 and p.flag("mitre_attack_details", get("mitre_attack_details"), False),
         sources=major >= 5 and p.flag("vuln_detection_source", get("vuln_detection_source"), False),
-        trurisk=major >= 5,
+        trurisk=major >= 5 and p.flag(SHOW_TRURISK, get(SHOW_TRURISK), False),
     )
 
 
