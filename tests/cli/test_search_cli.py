@@ -294,6 +294,64 @@ def test_tls_succeeds_without_verification_but_warns(tls_sim, no_config: Path) -
     assert "warning" in result.stderr.lower() and "verif" in result.stderr.lower()
 
 
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [("https", "does not speak TLS on that port: use http://"), ("http", "use https://")],
+)
+def test_the_wrong_scheme_ends_at_once_with_a_hint(  # type: ignore[no-untyped-def]
+    live_sim, tls_sim, no_config: Path, wrong: str, hint: str
+) -> None:
+    server = live_sim[1] if wrong == "https" else tls_sim[1]
+    url = (
+        server.url.replace("http://", "https://")
+        if wrong == "https"
+        else server.url.replace("https://", "http://")
+    )
+    env = env_for(url)
+    started = time.monotonic()
+    result = runner.invoke(
+        app, ["search", LOG4SHELL, "--config", str(no_config), "--no-verify-ssl"], env=env
+    )
+    assert result.exit_code == 4, result.output
+    assert hint in result.stderr
+    assert time.monotonic() - started < 3  # no retries with backoff
+
+
+@pytest.mark.parametrize("output_format", ["json", "table"])
+def test_a_closed_pipe_ends_quietly_with_141(make_sim, no_config: Path, output_format: str) -> None:  # type: ignore[no-untyped-def]
+    simulator = make_sim(size=3000, real_time=True)
+    with SimulatorServer(simulator.app, port=0) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cvesweep", "search", LOG4SHELL, "--config", str(no_config),
+             "--no-store", "-f", output_format],
+            env={**os.environ, **env_for(server.url), "COLUMNS": "80"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(200)  # like `| head -c 200`: read a little, then go away
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.wait(60) == 141, err
+    assert err == ""
+    assert simulator.open_lists() == []
+
+
+def test_output_to_a_file_says_what_was_written(  # type: ignore[no-untyped-def]
+    live_sim, no_config: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "hosts.csv"
+    result = search(live_sim, no_config, LOG4SHELL, "-f", "csv", "-o", str(target), "--no-store")
+    assert result.exit_code == 0, result.output
+    hosts = json.loads(search(live_sim, no_config, LOG4SHELL, "-f", "json", "--no-store").stdout)
+    count = hosts["summary"]["hosts"]
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("wrote ")]
+    assert (
+        line
+        == f"wrote {count} hosts ({hosts['summary']['detections']} detections) as csv to {target}"
+    )
+
+
 # --- a real process: the password never shows in the process list; SIGTERM cleans up ---------
 
 
@@ -355,3 +413,9 @@ def test_a_version_written_as_a_toml_number_is_accepted(live_sim, tmp_path: Path
         "/api/5.0/fo/asset/host/",
         "/api/5.0/fo/asset/host/vm/detection/",
     }
+
+
+def test_a_future_since_warns(live_sim, no_config: Path) -> None:  # type: ignore[no-untyped-def]
+    result = search(live_sim, no_config, LOG4SHELL, "--since", "2999-01-01", "--no-store")
+    assert result.exit_code == 0, result.output
+    assert "--since 2999-01-01 is in the future" in result.stderr

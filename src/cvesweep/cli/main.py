@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 import sys
 
-# Typer 0.29 vendors click; its exceptions are what a command line in standalone_mode=False
-# raises (the public typer.Exit/typer.Abort are the same classes).
+import typer
+
+# Typer 0.29 vendors click: its usage errors (typer._click.exceptions) are what a command
+# line run with standalone_mode=False raises.
 from typer._click import exceptions as click_exceptions
 
 from cvesweep.cli.app import app as _app
@@ -50,9 +52,9 @@ def main() -> None:
     except click_exceptions.UsageError as error:
         report_usage(error.format_message(), error.ctx.command_path if error.ctx else "cvesweep")
         sys.exit(2)
-    except click_exceptions.Exit as done:  # typer.Exit, --help, --version
+    except typer.Exit as done:  # --help, --version (when not returned)
         sys.exit(done.exit_code)
-    except click_exceptions.Abort:  # Ctrl-C at a prompt
+    except typer.Abort:  # Ctrl-C at a prompt
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -60,22 +60,37 @@ def check_writable(output: Path, field: str) -> None:
         raise InputError(field, f"the directory {parent} is not writable")
 
 
+PIPE_CLOSED_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a tool a closed pipe ended
+
+
 def emit(result: SearchResult, fmt: OutputFormat, output: Path | None) -> None:
     """Write ``result`` to stdout, or to ``output`` with :func:`write_file`."""
-    if output is None:
-        write_result(result, fmt, sys.stdout)
-        sys.stdout.flush()
-        return
-    write_file(output, lambda stream: write_result(result, fmt, stream))
+    emit_with(lambda stream: write_result(result, fmt, stream), output)
 
 
 def emit_with(write: Callable[[TextIO], object], output: Path | None) -> None:
-    """Write through ``write`` to stdout, or to ``output`` with :func:`write_file`."""
-    if output is None:
+    """Write through ``write`` to stdout, or to ``output`` with :func:`write_file`.
+
+    When the reader of stdout goes away (``… | head``), the command ends quietly with exit
+    status 141, like other Unix tools ended by a closed pipe.
+    """
+    if output is not None:
+        write_file(output, write)
+        return
+    try:
         write(sys.stdout)
         sys.stdout.flush()
-        return
-    write_file(output, write)
+    except (BrokenPipeError, ExportError) as error:
+        if not _closed_pipe(error):
+            raise
+        # Later flushes (at exit) would fail again and print a traceback: silence stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(PIPE_CLOSED_EXIT) from None
+
+
+def _closed_pipe(error: BaseException) -> bool:
+    return isinstance(error, BrokenPipeError) or isinstance(error.__cause__, BrokenPipeError)
 
 
 def write_file(output: Path, write: Callable[[TextIO], object]) -> None:

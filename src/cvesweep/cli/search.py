@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -212,6 +213,8 @@ def search(
         options = build_options(
             ips=ips, since=since, min_severity=min_severity, asset_groups=asset_groups
         )
+        if options.since is not None and options.since > datetime.now(UTC):
+            warn(f"--since {since} is in the future: no detection can have been found since")
         if truncation_limit is not None:
             parse_truncation_limit(truncation_limit)
         fmt = check_output_path(output_format, output)
@@ -236,6 +239,11 @@ def search(
         else:
             sweep = SweepRequest(targets=targets, options=options, flags=flags, store=not no_store)
             _sweep(settings, sweep, library_url, fmt, output)
+
+
+def written(what: str, fmt: OutputFormat, output: Path) -> None:
+    """The one stderr line after a successful ``--output FILE``."""
+    print(f"wrote {what} as {fmt.value} to {output}", file=sys.stderr)
 
 
 def _targets(
@@ -283,6 +291,8 @@ def _search_one(
     with released(outcome.result) as result:
         emit(result, fmt, output)
     summary = result.summary
+    if output is not None and summary is not None:
+        written(f"{summary.hosts} hosts ({summary.detections} detections)", fmt, output)
     listed = summary is not None and summary.search_list_id is not None
     if listed and summary is not None and not summary.search_list_deleted:
         warn(
@@ -312,6 +322,8 @@ def _sweep(
     finally:
         outcome.release()
     summary = result.summary
+    if output is not None:
+        written(f"{summary.cves} CVEs, {summary.hosts} hosts", fmt, output)
     left = [one.id for one in summary.search_lists if not one.deleted]
     if left:
         warn(

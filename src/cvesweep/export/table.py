@@ -40,10 +40,18 @@ class _Counts:
     detections: int = 0
 
 
+class _Console(Console):
+    """A Console whose closed pipe is the writer's to handle (rich would exit the process)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError("the reader of the output went away")
+
+
 def make_console(stream: TextIO) -> Console:
     """Return a rich Console on ``stream``: terminal width there, else plain and wide."""
     tty = stream.isatty() if hasattr(stream, "isatty") else False
-    return Console(
+    return _Console(
         file=stream,
         width=None if tty else PLAIN_WIDTH,
         highlight=False,

@@ -348,11 +348,33 @@ def translate_transport_error(exc: httpx.HTTPError, call: str, base_url: str) ->
             call=call,
             hint="give the server's CA with --ca-bundle PATH (or, for tests only, --no-verify-ssl)",
         )
+    wrong_scheme = _wrong_scheme(exc, base_url)
+    if wrong_scheme is not None:
+        return QualysConnectionError(
+            f"the connection to {base_url} failed during the {call}: {exc}",
+            call=call,
+            hint=wrong_scheme,
+        )
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     return TransientError(
         f"the connection to {base_url} {kind} during the {call} ({type(exc).__name__}: {exc})",
         call=call,
     )
+
+
+def _wrong_scheme(exc: httpx.HTTPError, base_url: str) -> str | None:
+    """A hint when the URL's scheme does not match what the server speaks (never retried).
+
+    https to a plain HTTP port fails the TLS handshake with WRONG_VERSION_NUMBER; http to a
+    TLS port (only allowed on loopback) is reset before any reply.
+    """
+    text = str(exc)
+    if base_url.startswith("https://") and "WRONG_VERSION_NUMBER" in text:
+        return "the server does not speak TLS on that port: use http:// (loopback only)"
+    # Only a reset (not a stale keep-alive closed after idling, RemoteProtocolError).
+    if base_url.startswith("http://") and isinstance(exc, httpx.ReadError) and "reset" in text:
+        return "the server reset the connection before any reply: if it speaks TLS, use https://"
+    return None
 
 
 def as_final(error: QualysError) -> QualysError:
