@@ -127,3 +127,16 @@ def test_a_cve_with_qids_but_no_host_is_an_ordinary_empty_result(sim: Sim) -> No
     assert no_host, "the fleet must know a CVE no host has"
     result, hosts = run(sim, no_host[0], SearchMethod.SEARCH_LIST)
     assert hosts == {} and result.summary.search_list_qids and not result.summary.no_qid
+
+
+def test_detection_5_facts_arrive_from_the_simulator_end_to_end(sim: Sim) -> None:
+    with sim.client() as client:
+        result = search_vulnerable_hosts(client, CveId(LOG4SHELL), max_parallel=1)
+    detections = [d for h in result.hosts for d in h.detections]
+    release(result)
+    assert detections
+    assert all(d.unique_vuln_id is not None for d in detections)
+    assert any(LOG4SHELL in d.cves for d in detections)
+    assert all(d.qds is not None and d.qds_severity for d in detections)
+    assert any(d.mitre_technique_ids for d in detections)
+    assert all(d.detection_sources and d.latest_detection_source for d in detections)

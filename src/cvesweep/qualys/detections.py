@@ -70,6 +70,7 @@ def detection_params(
         "show_qds": "1",
         "mitre_attack_details": "1",
         "vuln_detection_source": "1",
+        "show_cve": "1",  # [unverified] the name is not documented; the simulator's choice
         "truncation_limit": str(truncation_limit),
         **host_filter_params(options),
     }
