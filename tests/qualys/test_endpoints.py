@@ -12,7 +12,6 @@ DETECTION_PARAMS = {
     "arf_kernel_filter": "1",
     "mitre_attack_details": "1",
     "vuln_detection_source": "1",
-    "show_cve": "1",
 }
 
 
@@ -63,7 +62,7 @@ def test_unknown_versions_are_input_errors_naming_the_accepted_ones(value: objec
         ("2.0", {"action", "arf_kernel_filter"}),
         ("3.0", {"action"}),
         ("4.0", {"action", "mitre_attack_details"}),
-        ("5.0", {"action", "mitre_attack_details", "vuln_detection_source", "show_cve"}),
+        ("5.0", {"action", "mitre_attack_details", "vuln_detection_source"}),
     ],
 )
 def test_a_version_is_never_sent_a_parameter_it_does_not_take(version: str, kept: set[str]) -> None:

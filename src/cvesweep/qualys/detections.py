@@ -70,7 +70,8 @@ def detection_params(
         "show_qds": "1",
         "mitre_attack_details": "1",
         "vuln_detection_source": "1",
-        "show_cve": "1",  # [unverified] the name is not documented; the simulator's choice
+        # Not show_cve=1 or any other guess: Qualys answers 1901 to an unknown parameter,
+        # which would fail every search. The per-detection CVE is read when Qualys sends it.
         "truncation_limit": str(truncation_limit),
         **host_filter_params(options),
     }

@@ -76,7 +76,7 @@ ENDPOINTS: Mapping[Endpoint, EndpointSpec] = {
             "5.0",
             {**_OLD_EOL, "4.0": Lifecycle.END_OF_LIFE, "5.0": Lifecycle.CURRENT},
             {"3.0": _ARF, "4.0": _ARF, "5.0": _ARF},
-            {"mitre_attack_details": "4.0", "vuln_detection_source": "5.0", "show_cve": "5.0"},
+            {"mitre_attack_details": "4.0", "vuln_detection_source": "5.0"},
         ),
         EndpointSpec(
             Endpoint.KNOWLEDGE_BASE,
