@@ -9,7 +9,7 @@ interrupted is recorded as such without touching the stored objects.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -65,16 +65,17 @@ def run_sweep(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     transport: httpx.BaseTransport | None = None,
+    on_search_list: Callable[[TemporaryList], None] | None = None,
 ) -> SweepOutcome:
     """Sweep Qualys for ``request.targets`` and store each CVE's result in the library.
 
     As :func:`cvesweep.runner.run_search`: ``library_url`` None stores nothing; ``cancel``
-    stops the sweep at the next progress report (every list is still deleted). Raises
-    CvesweepError subclasses.
+    stops the sweep at the next progress report (every list is still deleted);
+    ``on_search_list`` is told of each list as it is made. Raises CvesweepError subclasses.
     """
     library = Library.open(library_url, create=True) if request.store and library_url else None
     try:
-        return _run(settings, request, library, progress, cancel, transport)
+        return _run(settings, request, library, progress, cancel, transport, on_search_list)
     finally:
         if library is not None:
             library.close()
@@ -87,6 +88,7 @@ def _run(
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     transport: httpx.BaseTransport | None,
+    on_search_list: Callable[[TemporaryList], None] | None,
 ) -> SweepOutcome:
     started = datetime.now(UTC)
     parameters = {
@@ -94,6 +96,12 @@ def _run(
         "cves": [t.cve for t in request.targets],
     }
     lists: list[TemporaryList] = []
+
+    def made(search_list: TemporaryList) -> None:
+        lists.append(search_list)
+        if on_search_list is not None:
+            on_search_list(search_list)
+
     try:
         with QualysClient(settings.client_config(), transport=transport) as client:
             result = sweep(
@@ -103,7 +111,7 @@ def _run(
                 method=settings.method,
                 truncation_limit=settings.truncation_limit,
                 progress=cancellable(progress, cancel),
-                on_search_list=lists.append,
+                on_search_list=made,
                 max_parallel=settings.max_parallel,
             )
     except (CvesweepError, KeyboardInterrupt) as error:

@@ -272,3 +272,23 @@ def test_settings_page_tests_the_connection(page: Any, servers: dict[str, Served
     assert DEFAULT_PASSWORD not in page.content()
     page.click("#test-connection")
     sync_api.expect(page.locator("#connection-ok")).to_contain_text("Connected.")
+
+
+def test_a_sweep_from_pasted_cves_links_each_cve_to_its_page(
+    page: Any, servers: dict[str, Served], qualys: SimulatorServer
+) -> None:
+    base = servers["good"].url
+    sign_in(page, base)
+    page.click("nav >> text=Sweep")
+    sync_api.expect(page).to_have_url(f"{base}/sweep")
+    page.fill("#cves", f"{LOG4SHELL}\nCVE-2014-0160\nCVE-2025-99999")
+    page.click("#run-sweep")
+    sync_api.expect(page.locator("#job")).to_have_attribute(
+        "data-state", "succeeded", timeout=60_000
+    )
+    rows = page.locator("#sweep-results tbody tr")
+    sync_api.expect(rows).to_have_count(2)
+    sync_api.expect(page.locator("#no-qid")).to_contain_text("CVE-2025-99999")
+    page.click(f"#sweep-results >> text={LOG4SHELL}")
+    sync_api.expect(page).to_have_url(f"{base}/cves/{LOG4SHELL}")
+    assert open_lists(qualys) == []

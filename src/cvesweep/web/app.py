@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cvesweep import __version__
 from cvesweep.library import Library
-from cvesweep.web import api, pages_auth, pages_library, pages_search
+from cvesweep.web import api, pages_auth, pages_library, pages_search, pages_sweep
 from cvesweep.web.jobs import JobManager
 from cvesweep.web.limits import MAX_ACTIVE, RequestLimits
 from cvesweep.web.rendering import install_error_handlers, make_templates
@@ -83,6 +83,7 @@ def create_app(
     for router in (
         pages_auth.router,
         pages_search.router,
+        pages_sweep.router,
         pages_library.router,
         api.router,
         api.meta,
@@ -96,4 +97,7 @@ async def _lifespan(app: FastAPI, *, state: WebState) -> AsyncIterator[None]:
     """On shutdown, cancel running searches (their search lists get deleted), close the library."""
     yield
     state.jobs.shutdown()
+    sweeps = getattr(app.state, "sweeps", None)
+    if sweeps is not None:
+        sweeps.shutdown()
     state.library.close()

@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_ACTIVE = 8
 MAX_BODY_BYTES = 256 * 1024  # a search form at its bounds is about 60 KB form-encoded
+# The sweep form uploads a CVE file (cvelists.MAX_FILE_BYTES, 16 MiB) with its fields.
+UPLOAD_PATHS = {"/sweep": 17 * 1024 * 1024}
 
 
 class RequestLimits:
@@ -73,7 +75,7 @@ class RequestLimits:
 
     def _bounded(self, scope: Scope, receive: Receive) -> Receive:
         """``receive``, raising HTTPException 413 once the body passes ``max_body`` bytes."""
-        limit = self.max_body
+        limit = max(self.max_body, UPLOAD_PATHS.get(scope.get("path", ""), 0))
         declared = _content_length(scope)
         seen = 0
 
