@@ -55,10 +55,16 @@ def test_named_cves_are_well_formed(cve: str) -> None:
     assert parse_cve(cve) == cve
 
 
-def test_kb_has_a_few_hundred_sorted_unique_qids(kb: KnowledgeBase) -> None:
-    qids = kb.all_qids()
+def test_kb_table_has_a_few_hundred_sorted_unique_qids(kb: KnowledgeBase) -> None:
+    qids = kb.table_qids()
     assert 200 <= len(qids) <= 600
     assert list(qids) == sorted(set(qids))
+
+
+def test_all_qids_are_the_table_and_the_world_cves_qids(kb: KnowledgeBase) -> None:
+    world = set(kb.qids_for_cves(kb.world_cves()))
+    assert kb.all_qids() == tuple(sorted(world | set(kb.table_qids())))
+    assert len(world) > 1000 and not world & set(kb.table_qids())
 
 
 def test_log4shell_maps_to_several_qids_including_the_well_known_ones(kb: KnowledgeBase) -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cvesweep.simulator.knowledgebase import KnowledgeBase, mix
 from cvesweep.simulator.records import KbVuln, SimDetection, SimHost
 
 _SALT = 0x4641
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +102,19 @@ TRURISK_STATUSES = ("Mitigated", "Patch In Progress", "Risk Accepted")
 
 
 class Facts:
-    """Per-QID facts of one knowledge base, computed once per QID and kept (~300 QIDs)."""
+    """Per-QID facts of one knowledge base, computed once per QID and kept (the table's ~300
+    QIDs, the world's ~2,200, and those asked for by number: a cache kept bounded)."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self._kb = kb
         self._scores: dict[int, Scores | None] = {}
         self._attack: dict[int, Attack | None] = {}
+        self._cves: dict[int, tuple[str, ...]] = {}
 
     def scores(self, qid: int) -> Scores | None:
         """Return the scores of ``qid``; None for an unknown QID or an Information Gathered one."""
         if qid not in self._scores:
+            _bound(self._scores)
             vuln = self._kb.vuln(qid)
             self._scores[qid] = None if vuln is None else _scores(vuln)
         return self._scores[qid]
@@ -117,14 +122,26 @@ class Facts:
     def attack(self, qid: int) -> Attack | None:
         """Return the ATT&CK mapping of ``qid``; None for unknown and Information Gathered QIDs."""
         if qid not in self._attack:
+            _bound(self._attack)
             vuln = self._kb.vuln(qid)
             self._attack[qid] = None if vuln is None else _attack(vuln)
         return self._attack[qid]
 
     def cves(self, qid: int) -> tuple[str, ...]:
         """Return the CVEs the knowledge base maps ``qid`` to (sorted; empty if none)."""
-        vuln = self._kb.vuln(qid)
-        return () if vuln is None else vuln.cves
+        known = self._cves.get(qid)
+        if known is None:
+            _bound(self._cves)
+            vuln = self._kb.vuln(qid)
+            known = self._cves[qid] = () if vuln is None else vuln.cves
+        return known
+
+
+def _bound(cache: dict[int, _V]) -> None:
+    """Empty ``cache`` when it grows past what the fleet's own QIDs need (QIDs asked one by
+    one through the KB API could otherwise grow it without end)."""
+    if len(cache) > 50_000:
+        cache.clear()
 
 
 def _scores(vuln: KbVuln) -> Scores | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -112,16 +112,20 @@ class Fleet:
 
     Construction is cheap whatever the size; ``host(i)`` builds one host in tens of
     microseconds; counts and QID candidates use per-residue tables built on first use
-    (about 0.1 s, then kept: a few MB). Raises ValueError for a negative ``size``. Safe
-    to share between threads: lazy caches only ever receive the same deterministic values.
+    (about 0.1 s, then kept: a few MB). Hosts carry the QIDs of the ``world`` CVEs too
+    (default: the shipped KEV catalog, see ``prevalence.py``). Raises ValueError for a
+    negative ``size``. Safe to share between threads: lazy caches only ever receive the
+    same deterministic values.
     """
 
-    def __init__(self, *, seed: int = 1, size: int = 500) -> None:
+    def __init__(
+        self, *, seed: int = 1, size: int = 500, world: Iterable[str] | None = None
+    ) -> None:
         if size < 0:
             raise ValueError(f"fleet size must be >= 0, not {size}")
         self.seed = seed
         self.size = size
-        self.kb = KnowledgeBase(seed)
+        self.kb = KnowledgeBase(seed, world)
         self.facts = Facts(self.kb)
         self.asset_groups: tuple[AssetGroup, ...] = naming.asset_groups(seed)
         self.tags: tuple[SimTag, ...] = naming.tags(seed)
@@ -302,14 +306,22 @@ class Fleet:
         return count
 
     def featured_cves(self, n: int = 5) -> list[tuple[str, int]]:
-        """Return up to ``n`` (CVE, host count) with hosts, most hosts first, Log4Shell included."""
-        counted = [(cve, self.host_count_for_cve(cve)) for cve in self.kb.cves()]
-        ranked = sorted((item for item in counted if item[1] > 0), key=lambda i: (-i[1], i[0]))
+        """Return up to ``n`` (CVE, host count) of the KB's table with hosts, most hosts
+        first, Log4Shell included (the world's CVEs: :meth:`world_hits`)."""
+        ranked = self._ranked(self.kb.cves())
         top = ranked[:n]
         log4shell = next((item for item in ranked if item[0] == LOG4SHELL), None)
         if n > 0 and log4shell is not None and log4shell not in top:
             top = sorted([*top[: n - 1], log4shell], key=lambda i: (-i[1], i[0]))
         return top
+
+    def world_hits(self) -> list[tuple[str, int]]:
+        """Return (CVE, host count) of every world CVE with hosts, most hosts first."""
+        return self._ranked(self.kb.world_cves())
+
+    def _ranked(self, cves: Iterable[str]) -> list[tuple[str, int]]:
+        counted = [(cve, self.host_count_for_cve(cve)) for cve in cves]
+        return sorted((item for item in counted if item[1] > 0), key=lambda i: (-i[1], i[0]))
 
     def _table(self) -> _Tables:
         if self._tables is None:

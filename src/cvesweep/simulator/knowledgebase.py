@@ -1,18 +1,18 @@
 """The simulated Qualys knowledge base: QIDs, their CVEs, and deterministic draws from a seed.
 
-The KB is the hand-written table of ``catalog.py`` plus a few hundred filler QIDs (OS
-patches, remote-service and network-device checks) generated from the seed. A CVE can map
-to several QIDs and a QID to several CVEs. Randomness comes from :class:`Draw`, a
-splitmix64 stream keyed by integers, so the same seed gives the same data in any process.
+The KB's table is the hand-written catalog of ``catalog.py`` plus a few hundred filler QIDs
+(OS patches, remote-service and network-device checks) generated from the seed; any other
+CVE id gets QIDs from the synthetic rule of ``synthetic.py``. A CVE can map to several QIDs
+and a QID to several CVEs. Randomness comes from :class:`Draw`, a splitmix64 stream keyed
+by integers, so the same seed gives the same data in any process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
-from cvesweep.simulator import catalog
+from cvesweep.simulator import catalog, synthetic
 from cvesweep.simulator.catalog import (
     IG_ONLY_CVE,
     KINDS,
@@ -23,7 +23,10 @@ from cvesweep.simulator.catalog import (
     Kind,
     Probe,
 )
+from cvesweep.simulator.draws import Draw, fmix64, mix, stream
 from cvesweep.simulator.records import KbVuln
+from cvesweep.simulator.synthetic import SyntheticKb
+from cvesweep.simulator.world import shipped_kev_cves
 
 __all__ = [
     "IG_ONLY_CVE",
@@ -32,67 +35,15 @@ __all__ = [
     "VENDOR_EXAMPLE",
     "Draw",
     "KnowledgeBase",
+    "fmix64",
     "mix",
     "stream",
 ]
 
-_T = TypeVar("_T")
-MASK64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-_KB_END = datetime(2026, 9, 30, tzinfo=UTC)
+_KB_END = synthetic.KB_END  # the knowledge base's last update
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")  # fmt: skip
 _SALT_FILLER = 0x4B42
-
-
-def fmix64(z: int) -> int:
-    """Return the splitmix64 finaliser of the 64-bit integer ``z`` (a bijection on 64 bits)."""
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
-def stream(key: int, n: int) -> int:
-    """Return the ``n``-th 64-bit output of the splitmix64 stream keyed by ``key``."""
-    return fmix64((key + n * _GOLDEN) & MASK64)
-
-
-def mix(*parts: int) -> int:
-    """Return a well-spread 64-bit hash of the integers ``parts`` (stable across processes)."""
-    h = _GOLDEN
-    for part in parts:
-        h = fmix64(((h ^ (part & MASK64)) + _GOLDEN) & MASK64)
-    return h
-
-
-class Draw:
-    """A deterministic stream of random draws keyed by integers (splitmix64)."""
-
-    __slots__ = ("_state",)
-
-    def __init__(self, *key: int) -> None:
-        self._state = mix(*key)
-
-    def bits(self) -> int:
-        """Return the next 64 random bits."""
-        self._state = (self._state + _GOLDEN) & MASK64
-        return fmix64(self._state)
-
-    def below(self, n: int) -> int:
-        """Return an integer in ``[0, n)``."""
-        return self.bits() % n
-
-    def between(self, low: int, high: int) -> int:
-        """Return an integer in ``[low, high]``."""
-        return low + self.bits() % (high - low + 1)
-
-    def chance(self, p: float) -> bool:
-        """Return True with probability ``p``."""
-        return self.bits() < p * 18446744073709551616.0
-
-    def pick(self, items: Sequence[_T]) -> _T:
-        """Return one element of the non-empty ``items``."""
-        return items[self.bits() % len(items)]
 
 
 def _date(text: str) -> datetime:
@@ -224,10 +175,13 @@ _ISSUES = ("Denial of Service", "Remote Code Execution", "Privilege Escalation",
 class KnowledgeBase:
     """The knowledge base of one simulated subscription, built from ``seed`` (a few ms).
 
-    Holds about 300 QIDs: the hand-written catalog plus seed-dependent filler.
+    Its *table* holds about 300 QIDs: the hand-written catalog plus seed-dependent filler;
+    their CVEs keep exactly these QIDs. Every other canonical CVE id gets QIDs from the
+    synthetic rule (``synthetic.py``). ``world`` lists the CVEs outside the table that the
+    fleet's hosts may carry (default: the shipped CISA KEV catalog, read on first use).
     """
 
-    def __init__(self, seed: int = 1) -> None:
+    def __init__(self, seed: int = 1, world: Iterable[str] | None = None) -> None:
         self.seed = seed
         draw = Draw(seed, _SALT_FILLER, -1)
         self._vulns: dict[int, KbVuln] = {}
@@ -244,15 +198,28 @@ class KnowledgeBase:
             for cve in vuln.cves:
                 by_cve.setdefault(cve, set()).add(vuln.qid)
         self._by_cve = {cve: tuple(sorted(qids)) for cve, qids in by_cve.items()}
-        self._qids = tuple(sorted(self._vulns))
+        self._table_qids = tuple(sorted(self._vulns))
+        assert self._table_qids[-1] < synthetic.BASE, "table QIDs must stay below synthetic ones"
+        self.synthetic = SyntheticKb(seed, frozenset(self._by_cve) | {NO_QID_CVE})
+        self._world_source = None if world is None else tuple(world)
+        self._world: tuple[str, ...] | None = None
+        self._all_qids: tuple[int, ...] | None = None
+        self._synthetic_vulns: dict[int, KbVuln | None] = {}
 
     def _add(self, vuln: KbVuln, probe: Probe) -> None:
         self._vulns[vuln.qid] = vuln
         self._probes[vuln.qid] = probe
 
     def vuln(self, qid: int) -> KbVuln | None:
-        """Return the entry of ``qid``, or None when the KB has no such QID."""
-        return self._vulns.get(qid)
+        """Return the entry of ``qid`` (table or synthetic), None when the KB has no such QID."""
+        found = self._vulns.get(qid)
+        if found is not None or qid < synthetic.BASE:
+            return found
+        if qid not in self._synthetic_vulns:
+            if len(self._synthetic_vulns) > 100_000:  # QIDs asked one by one: stay bounded
+                self._synthetic_vulns.clear()
+            self._synthetic_vulns[qid] = self.synthetic.vuln(qid)
+        return self._synthetic_vulns[qid]
 
     def vulns(self, qids: Iterable[int]) -> list[KbVuln]:
         """Return the entries of ``qids`` sorted by QID; unknown QIDs are silently left out.
@@ -260,24 +227,60 @@ class KnowledgeBase:
         Real Qualys does the same: asking for 43 QIDs of which one is unknown returns 42
         (sample ``kb_vuln_list_42_qids_mixed_types_jupiterone_qg3.xml``).
         """
-        found = {qid for qid in qids if qid in self._vulns}
-        return [self._vulns[qid] for qid in sorted(found)]
+        found = (self.vuln(qid) for qid in sorted(set(qids)))
+        return [vuln for vuln in found if vuln is not None]
 
     def qids_for_cves(self, cves: Iterable[str]) -> tuple[int, ...]:
-        """Return the sorted unique QIDs mapped to any of ``cves`` (matched case-insensitively)."""
+        """Return the sorted unique QIDs mapped to any of ``cves`` (matched case-insensitively).
+
+        A CVE of the table maps to its table QIDs; any other canonical CVE id to its
+        synthetic ones (possibly none); a malformed id to nothing.
+        """
         found: set[int] = set()
         for cve in cves:
-            found.update(self._by_cve.get(cve.strip().upper(), ()))
+            key = cve.strip().upper()
+            table = self._by_cve.get(key)
+            if table is not None:
+                found.update(table)
+            elif (code := synthetic.code_of(key)) is not None:
+                found.update(self.synthetic.qids(code))
         return tuple(sorted(found))
 
+    def table_qids(self) -> tuple[int, ...]:
+        """Return the QIDs of the table (hand-written and filler), ascending."""
+        return self._table_qids
+
     def all_qids(self) -> tuple[int, ...]:
-        """Return every QID of the KB, ascending."""
-        return self._qids
+        """Return every QID the KB lists and the fleet can carry, ascending: the table's and
+        the world CVEs' (computed on first use)."""
+        if self._all_qids is None:
+            world = set(self.qids_for_cves(self.world_cves()))
+            self._all_qids = tuple(sorted(world.union(self._table_qids)))
+        return self._all_qids
 
     def cves(self) -> tuple[str, ...]:
-        """Return every CVE mapped to at least one QID, sorted."""
+        """Return every CVE of the table (mapped to at least one table QID), sorted."""
         return tuple(sorted(self._by_cve))
+
+    def world_cves(self) -> tuple[str, ...]:
+        """Return the CVEs outside the table that hosts may carry and that have a QID of
+        their own, sorted (the shipped KEV catalog's, unless ``world`` was given)."""
+        if self._world is None:
+            source = shipped_kev_cves() if self._world_source is None else self._world_source
+            codes = (synthetic.code_of(cve.strip().upper()) for cve in source)
+            self._world = tuple(
+                sorted({synthetic.cve_of(c) for c in codes if c is not None and self.own(c)})
+            )
+        return self._world
+
+    def own(self, code: int) -> tuple[int, ...]:
+        """Return the synthetic QIDs numbered after the CVE ``code`` itself (placed on hosts)."""
+        return self.synthetic.own_qids(code)
 
     def probe(self, qid: int) -> Probe | None:
         """Return how ``qid`` shows up on hosts (families, ports, results), None if unknown."""
-        return self._probes.get(qid)
+        found = self._probes.get(qid)
+        if found is not None:
+            return found
+        vuln = self.vuln(qid)
+        return None if vuln is None else synthetic.probe(vuln)

@@ -4,23 +4,26 @@ Host ``i`` has the pattern of residue ``i % PERIOD``. A pattern is drawn in two 
 counting stays cheap: the *skeleton* (OS profile and, per QID, its type and status) is all
 that host counts and QID candidates need; the *details* (OS string, ports, results text,
 date offsets) are drawn only when hosts are built. Both come CHUNK residues at a time from
-``random.Random(seed).random()``, whose sequence Python guarantees for an integer seed.
+``random.Random(seed).random()``, whose sequence Python guarantees for an integer seed. The
+world's CVEs (``prevalence.py``) are appended to each skeleton and get their details from a
+stream of their own, so the table's rows are the same with or without them.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from random import Random
 from typing import TypeVar
 
-from cvesweep.simulator import naming
+from cvesweep.simulator import naming, prevalence, synthetic
 from cvesweep.simulator.catalog import EITHER, IG, POTENTIAL, SPREADS
 from cvesweep.simulator.knowledgebase import KnowledgeBase, mix
 from cvesweep.simulator.naming import PROFILES
+from cvesweep.simulator.prevalence import status as _status
 
 PERIOD = 4099  # prime, a few thousand: enough variety, and tables stay small
 CHUNK = 32
@@ -29,7 +32,7 @@ END = datetime(2026, 10, 20, tzinfo=UTC)  # every simulated scan happened before
 SCAN_WINDOW = 45 * 86400  # hosts were last scanned within this many seconds before END
 _DAY = 86400
 _SSL_PORTS = frozenset({443, 8443, 3389, 636, 993, 995})
-_SALT_SKELETON, _SALT_DETAILS = 0x534B, 0x4454
+_SALT_SKELETON, _SALT_DETAILS, _SALT_WORLD = 0x534B, 0x4454, 0x574F
 _ROLES = frozenset({"server", "workstation", "device"})
 ZERO = timedelta(0)
 _T = TypeVar("_T")
@@ -63,15 +66,17 @@ class PatternMaker:
         self._seed = seed
         self._profile_cum = list(accumulate(p.weight for p in PROFILES))
         self._forced = {r: k for k, s in enumerate(SPREADS) for r in s.forced}
-        self._info = {q: _qid_info(kb, q) for q in kb.all_qids()}
-        self._types = {q: _base_type(kb, q) for q in kb.all_qids()}
+        self._kb = kb
+        self._info = {q: _qid_info(kb, q) for q in kb.table_qids()}
+        self._types = {q: _base_type(kb, q) for q in kb.table_qids()}
+        self._world: Mapping[int, tuple[prevalence.Row, ...]] | None = None
         self._spreads: list[list[tuple[int, float, float, tuple[int, ...]]]] = []
         self._pools: list[tuple[list[int], list[int]]] = []
         for profile in PROFILES:
             spreads = [(k, s.rate, s.pair_rate, _eligible(kb, s.qids, profile, s.roles))
                        for k, s in enumerate(SPREADS)]  # fmt: skip
             self._spreads.append([spread for spread in spreads if spread[3]])
-            weighted = [(q, _weight(kb, q)) for q in _eligible(kb, kb.all_qids(), profile)]
+            weighted = [(q, _weight(kb, q)) for q in _eligible(kb, kb.table_qids(), profile)]
             weighted = [(q, w) for q, w in weighted if w]
             self._pools.append(([q for q, _ in weighted], list(accumulate(w for _, w in weighted))))
 
@@ -79,6 +84,8 @@ class PatternMaker:
         """Return the skeletons of residues ``chunk * CHUNK`` up to the next chunk."""
         rnd = Random(mix(self._seed, _SALT_SKELETON, chunk)).random
         first = chunk * CHUNK
+        if self._world is None:
+            self._world = prevalence.spread(self._kb, PERIOD)
         return [self._skeleton(rnd, r) for r in range(first, min(first + CHUNK, PERIOD))]
 
     def _skeleton(self, rnd: Callable[[], float], residue: int) -> Skeleton:
@@ -110,17 +117,23 @@ class PatternMaker:
                 if kind == EITHER:
                     kind = "Potential" if rnd() < 0.4 else "Confirmed"
                 rows.append((qid, kind, chosen[qid]))
+        # The world's CVEs come after (their QIDs are all larger), drawn without ``rnd`` so
+        # the hand-written and filler rows are the same with or without them.
+        assert self._world is not None
+        rows.extend(self._world.get(residue, ()))
         return number, tuple(rows)
 
     def patterns(self, chunk: int, skeletons: Sequence[Skeleton]) -> list[Pattern]:
         """Return the patterns of the residues of ``chunk``, given their ``skeletons``."""
         rnd = Random(mix(self._seed, _SALT_DETAILS, chunk)).random
-        return [self._pattern(rnd, skeleton) for skeleton in skeletons]
+        first = chunk * CHUNK
+        return [self._pattern(rnd, s, first + k) for k, s in enumerate(skeletons)]
 
-    def _pattern(self, rnd: Callable[[], float], skeleton: Skeleton) -> Pattern:
+    def _pattern(self, rnd: Callable[[], float], skeleton: Skeleton, residue: int) -> Pattern:
         number, skeleton_rows = skeleton
         rows: list[Row] = []
-        for qid, kind, status in skeleton_rows:
+        world = [row for row in skeleton_rows if row[0] >= synthetic.BASE]
+        for qid, kind, status in skeleton_rows[: len(skeleton_rows) - len(world)]:
             severity, ports, protocol, results, fmt, max_age = self._info[qid]
             first, found, fixed, times = _ages(rnd, status, max_age)
             port = _pick(rnd, ports) if ports else None
@@ -129,10 +142,27 @@ class PatternMaker:
                 rows.append((qid, kind, None if kind == "Info" else severity, status, one,
                              None if one is None else protocol, one in _SSL_PORTS, results, fmt,
                              first, found, fixed, times))  # fmt: skip
+        if world:
+            rows += self._world_rows(world, Random(mix(self._seed, _SALT_WORLD, residue)).random)
         rows.sort(key=lambda row: (row[0], row[4] or 0))
         p = PROFILES[number]
         return Pattern(number, _pick(rnd, p.os_names), _pick(rnd, p.tracking),
                        _pick(rnd, p.apps), tuple(rows))  # fmt: skip
+
+    def _world_rows(
+        self, skeleton_rows: list[tuple[int, str, str | None]], rnd: Callable[[], float]
+    ) -> list[Row]:
+        """Return the detections of the world's QIDs: no port, details from their own ``rnd``."""
+        rows: list[Row] = []
+        for qid, kind, status in skeleton_rows:
+            info = self._info.get(qid)
+            if info is None:
+                info = self._info[qid] = _qid_info(self._kb, qid)
+            severity, _, _, results, fmt, max_age = info
+            first, found, fixed, times = _ages(rnd, status, max_age)
+            rows.append((qid, kind, severity, status, None, None, False, results, fmt,
+                         first, found, fixed, times))  # fmt: skip
+        return rows
 
 
 def _pick(rnd: Callable[[], float], items: Sequence[_T]) -> _T:
@@ -173,14 +203,6 @@ def _eligible(
         if vuln.category not in naming.DISTRO_CATEGORIES or vuln.category in profile.categories:
             fitting.append(qid)
     return tuple(fitting)
-
-
-def _status(roll: float) -> str:
-    if roll < 0.12:
-        return "New"
-    if roll < 0.70:
-        return "Active"
-    return "Re-Opened" if roll < 0.77 else "Fixed"
 
 
 def _ages(
