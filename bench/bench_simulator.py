@@ -14,6 +14,11 @@ sampled with psutil during the transfer; at the end the simulator's VmHWM from /
 Then it times what parallel pulls need: every host id from host list 5.0
 (``details=None``), and one 1,000-host slice of detections asked for as ``ids=A-B`` and as
 ``id_min=A&id_max=B`` (the two must cost about the same).
+Last, a KEV sweep's pull: a second simulator of ``--kev-hosts`` hosts (20,000), every host's
+detections, then the detections restricted to the shipped CISA KEV catalog's 1,404 CVEs as a
+sweep asks for them: three search lists of at most 500 CVEs in one ``include_search_list_ids``
+comma list, and one list holding all 1,404 (creation times printed too). The restricted
+pulls must stream at about the rate of the unrestricted one.
 Every transfer stops after ``--max-seconds`` and the simulator is always stopped.
 """
 
@@ -35,6 +40,7 @@ import httpx
 import psutil
 
 from cvesweep.qualys.endpoints import ApiVersions, Endpoint
+from cvesweep.simulator.world import shipped_kev_cves
 
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -142,7 +148,8 @@ def stream(client: httpx.Client, form: dict[str, str], deadline: float) -> dict[
 
 
 def create_list(client: httpx.Client, cve: str) -> str:
-    title = f"cvesweep bench {cve} {time.time_ns():x}"
+    """Create a dynamic search list for ``cve`` (a comma list is fine); return its id."""
+    title = f"cvesweep bench {cve[:40]} {time.time_ns():x}"
     form = {"action": "create", "title": title, "cve_ids": cve, "global": "1"}
     reply = client.post(SEARCH_LISTS, data=form)
     found = re.search(r"<VALUE>(\d+)</VALUE>", reply.text)
@@ -223,12 +230,54 @@ def id_ranges(c: httpx.Client) -> None:
         print(f"detections of a 1,000-host slice, {label}: {hosts} hosts in {seconds:.3f} s")
 
 
+def kev_sweep(hosts: int, seed: int, tls: bool, max_seconds: float) -> None:
+    """Print the figures of a KEV sweep's detection pulls against a ``hosts``-host fleet."""
+    simulator = start(hosts, seed, tls)
+    rss = PeakRss(simulator.process.pid)
+    options: dict[str, Any] = {"auth": simulator.auth, "verify": simulator.verify}
+    kev = list(shipped_kev_cves())
+    try:
+        with httpx.Client(
+            base_url=simulator.url, headers=HEADERS, timeout=httpx.Timeout(60.0), **options
+        ) as c:
+            form = {"action": "list", "show_tags": "1", "truncation_limit": "0"}
+            title = f"KEV fleet ({hosts:,} hosts): detections of every host:"
+            pull(c, rss, form, title, max_seconds)
+            started = time.perf_counter()
+            chunks = [create_list(c, ",".join(kev[i : i + 500])) for i in range(0, len(kev), 500)]
+            whole = create_list(c, ",".join(kev))
+            print(
+                f"{len(chunks)} lists of <= 500 KEV CVEs and one of {len(kev):,}:"
+                f" created in {time.perf_counter() - started:.2f} s"
+            )
+            try:
+                for label, ids in ((f"{len(chunks)} lists", chunks), ("one list", [whole])):
+                    restricted = {**form, "include_search_list_ids": ",".join(ids)}
+                    title = f"KEV fleet: detections of the {len(kev):,} KEV CVEs ({label}):"
+                    pull(c, rss, restricted, title, max_seconds)
+            finally:
+                for list_id in (*chunks, whole):
+                    c.post(SEARCH_LISTS, data={"action": "delete", "id": list_id})
+    finally:
+        rss.close()
+        stop(simulator)
+
+
+def pull(
+    c: httpx.Client, rss: PeakRss, form: dict[str, str], label: str, max_seconds: float
+) -> None:
+    rss.reset()
+    baseline = rss.peak
+    report(label, stream(c, form, time.monotonic() + max_seconds), rss.peak, baseline)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1_000_000, help="fleet size")
     parser.add_argument("--seed", type=int, default=1, help="fleet seed")
     parser.add_argument("--tls", action="store_true", help="serve and read over HTTPS")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="bound per transfer")
+    parser.add_argument("--kev-hosts", type=int, default=20_000, help="fleet of the KEV pulls")
     args = parser.parse_args()
     started = time.perf_counter()
     simulator = start(args.hosts, args.seed, args.tls)
@@ -244,6 +293,7 @@ def main() -> None:
     finally:
         status = stop(simulator)
     print(f"simulator stopped, exit status {status}")
+    kev_sweep(args.kev_hosts, args.seed, args.tls, args.max_seconds)
 
 
 if __name__ == "__main__":

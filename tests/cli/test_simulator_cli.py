@@ -110,6 +110,22 @@ def test_announces_five_cves_with_host_counts_and_a_working_curl_line() -> None:
     assert running.url + DETECTIONS in curl
 
 
+def test_announces_that_any_cve_works_with_kev_cves_whose_counts_a_search_confirms() -> None:
+    with simulator("--hosts", "800", "--seed", "3") as running:
+        line = next(ln for ln in running.lines if ln.startswith("Any CVE id works"))
+        shown = re.findall(r"(CVE-\d{4}-\d+) \((\d+) hosts\)", line)
+        reply = httpx.post(
+            running.url + ApiVersions().path(Endpoint.CVE_DETECTION),
+            data={"action": "list", "cve": shown[0][0], "truncation_limit": "0"},
+            headers=HEADERS,
+            auth=(running.username, running.password),
+        )
+        stop(running)
+    assert "of the 1,404 CVEs of the shipped CISA KEV catalog have hosts" in line
+    assert len(shown) == 3 and int(shown[0][1]) >= int(shown[2][1]) > 0
+    assert reply.text.count("<HOST>") == int(shown[0][1])
+
+
 @pytest.mark.parametrize(("flags", "status"), [((), 410), (("--serve-eol",), 200)])
 def test_retired_detection_2_0_is_served_only_with_serve_eol(
     flags: tuple[str, ...], status: int

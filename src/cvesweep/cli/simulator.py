@@ -28,6 +28,7 @@ from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.fleet import Fleet
 from cvesweep.simulator.server import SimulatorServer
 from cvesweep.simulator.tokens import DEFAULT_LIFETIME_SEC
+from cvesweep.simulator.world import shipped_kev_cves
 
 PASSWORD_ENV = "CVESWEEP_SIM_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 CLIENT_SECRET_ENV = "CVESWEEP_SIM_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
@@ -225,6 +226,7 @@ def _announce(
     typer.echo("CVEs with vulnerable hosts:" if featured else "No CVE has vulnerable hosts.")
     for cve, count in featured:
         typer.echo(f"  {cve:<18} {count} hosts")
+    typer.echo(_world_line(fleet))
     groups = ", ".join(f"{group.title} ({group.id})" for group in fleet.asset_groups)
     typer.echo(f"Asset groups (title and id, for --asset-groups): {groups}")
     ca = f" --cacert {shlex.quote(str(server.cert_path))}" if server.cert_path else ""
@@ -238,6 +240,18 @@ def _announce(
         f"Token: curl -sS{ca} -d {form} '{server.url}/auth'  (then -H 'Authorization: Bearer …')"
     )
     typer.echo(f"State: {server.url}/_sim/state   Stop: Ctrl-C")
+
+
+def _world_line(fleet: Fleet) -> str:
+    """Return the banner line on the world's CVEs: any id works, the KEV ones have hosts."""
+    hits = fleet.world_hits()
+    kev = shipped_kev_cves()
+    examples = ", ".join(f"{cve} ({count} hosts)" for cve, count in hits[:3])
+    return (
+        f"Any CVE id works (QIDs drawn from the seed; some have none, as on Qualys);"
+        f" {len(hits)} of the {len(kev):,} CVEs of the shipped CISA KEV catalog have hosts"
+        + (f", most: {examples}" if examples else "")
+    )
 
 
 def _serve_until_interrupted(announce: Callable[[], None]) -> None:
