@@ -10,6 +10,7 @@ Element names follow docs/qualys-2026.md §3.1–§3.4; the values are ours [unv
 from __future__ import annotations
 
 import zlib
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -113,19 +114,21 @@ class Facts:
 
     def scores(self, qid: int) -> Scores | None:
         """Return the scores of ``qid``; None for an unknown QID or an Information Gathered one."""
-        if qid not in self._scores:
-            _bound(self._scores)
-            vuln = self._kb.vuln(qid)
-            self._scores[qid] = None if vuln is None else _scores(vuln)
-        return self._scores[qid]
+        with suppress(KeyError):  # a miss, or another thread's _bound() in between
+            return self._scores[qid]
+        _bound(self._scores)
+        vuln = self._kb.vuln(qid)
+        found = self._scores[qid] = None if vuln is None else _scores(vuln)
+        return found
 
     def attack(self, qid: int) -> Attack | None:
         """Return the ATT&CK mapping of ``qid``; None for unknown and Information Gathered QIDs."""
-        if qid not in self._attack:
-            _bound(self._attack)
-            vuln = self._kb.vuln(qid)
-            self._attack[qid] = None if vuln is None else _attack(vuln)
-        return self._attack[qid]
+        with suppress(KeyError):  # a miss, or another thread's _bound() in between
+            return self._attack[qid]
+        _bound(self._attack)
+        vuln = self._kb.vuln(qid)
+        found = self._attack[qid] = None if vuln is None else _attack(vuln)
+        return found
 
     def cves(self, qid: int) -> tuple[str, ...]:
         """Return the CVEs the knowledge base maps ``qid`` to (sorted; empty if none)."""
@@ -139,7 +142,8 @@ class Facts:
 
 def _bound(cache: dict[int, _V]) -> None:
     """Empty ``cache`` when it grows past what the fleet's own QIDs need (QIDs asked one by
-    one through the KB API could otherwise grow it without end)."""
+    one through the KB API could otherwise grow it without end). Readers never index the
+    cache after a miss, so another thread's clearing cannot fail them."""
     if len(cache) > 50_000:
         cache.clear()
 

@@ -10,6 +10,7 @@ by integers, so the same seed gives the same data in any process.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from cvesweep.simulator import catalog, synthetic
@@ -215,11 +216,12 @@ class KnowledgeBase:
         found = self._vulns.get(qid)
         if found is not None or qid < synthetic.BASE:
             return found
-        if qid not in self._synthetic_vulns:
-            if len(self._synthetic_vulns) > 100_000:  # QIDs asked one by one: stay bounded
-                self._synthetic_vulns.clear()
-            self._synthetic_vulns[qid] = self.synthetic.vuln(qid)
-        return self._synthetic_vulns[qid]
+        with suppress(KeyError):  # a miss, or another thread's clear() in between
+            return self._synthetic_vulns[qid]
+        if len(self._synthetic_vulns) > 100_000:  # QIDs asked one by one: stay bounded
+            self._synthetic_vulns.clear()
+        made = self._synthetic_vulns[qid] = self.synthetic.vuln(qid)
+        return made
 
     def vulns(self, qids: Iterable[int]) -> list[KbVuln]:
         """Return the entries of ``qids`` sorted by QID; unknown QIDs are silently left out.
