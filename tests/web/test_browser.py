@@ -226,7 +226,8 @@ def test_live_progress_then_cancel_leaves_no_search_list(
     page: Any, servers: dict[str, Served], qualys: SimulatorServer
 ) -> None:
     base = servers["good"].url
-    set_faults(qualys, host_latency=0.1)
+    # Serial pages (a concurrency limit of 2): parallel id ranges would all end together.
+    set_faults(qualys, host_latency=0.1, concurrency_limit=2)
     try:
         sign_in(page, base)
         start(page, LOG4SHELL)
@@ -238,7 +239,7 @@ def test_live_progress_then_cancel_leaves_no_search_list(
         page.click("#cancel")
         sync_api.expect(page.locator("#cancelled")).to_be_visible(timeout=WAIT_MS)
     finally:
-        set_faults(qualys, host_latency=0.0)
+        set_faults(qualys, host_latency=0.0, concurrency_limit=10)
     assert open_lists(qualys) == []
 
 
