@@ -120,3 +120,14 @@ def test_a_search_killed_with_sigkill_leaves_no_spool_file(tmp_path: Path) -> No
 def _detection_calls(url: str) -> int:
     state = httpx.get(f"{url}/_sim/state").json()
     return int(state["calls"].get("detection", 0))
+
+
+def test_positions_give_each_host_back_by_read_at_in_any_order() -> None:
+    """A sweep indexes hosts per CVE by position and reads them back (sweep.SweepResult)."""
+    with HostSpool() as spool:
+        for i in range(1, 700):  # several frames
+            spool.append(host(i))
+        found = list(spool.positions())
+        assert [h.id for _, h in found] == list(range(1, 700))
+        for position, expected in found[::-41] + found[::97]:
+            assert spool.read_at(position) == expected
