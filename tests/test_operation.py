@@ -289,3 +289,21 @@ def test_any_base_exception_while_paging_still_deletes_the_list(
         run(sim, truncation_limit=5, progress=stop)
     assert sim.open_lists() == []
     assert [f["action"] for f in sim.recorder.forms("search_list")][-1] == "delete"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://127.0.0.1:{port}/api/5.0/"])
+def test_a_create_that_never_reached_qualys_warns_of_no_leftover_list(
+    url: str, caplog: pytest.LogCaptureFixture, live_sim: tuple[Sim, SimulatorServer]
+) -> None:
+    """Refused connections and non-Qualys URLs made no list: no 'may be left' warning."""
+    _, server = live_sim
+    config = ClientConfig(
+        base_url=url.format(port=server.port), username=SIM_USER, password=SIM_PASSWORD,
+        retries=1,
+    )  # fmt: skip
+    with (
+        QualysClient(config) as client,
+        pytest.raises((QualysConnectionError, QualysResponseError)),
+    ):
+        search_vulnerable_hosts(client, CveId(LOG4SHELL), max_parallel=1)
+    assert "may be left" not in caplog.text

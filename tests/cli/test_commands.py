@@ -196,3 +196,14 @@ def test_help_shows_no_type_noise_for_flags(command: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "<bool>" not in done.stdout and "╭" not in done.stdout
     assert "…" not in done.stdout  # no option name or help cut off
+
+
+def test_a_closed_pipe_in_any_command_ends_quietly_with_141() -> None:
+    """Whatever command writes (e.g. ``library show … | head``): no traceback, exit 141."""
+    code = (
+        "import cvesweep.cli.main as m\n"
+        "def broken(**kw):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "m._app = broken\nm.main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -9,6 +9,7 @@ simulator's); ``cvesweep --help`` and anything unrecognised import them all.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -19,6 +20,7 @@ from typer._click import exceptions as click_exceptions
 
 from cvesweep.cli.app import app as _app
 from cvesweep.cli.failures import report_usage
+from cvesweep.cli.output import PIPE_CLOSED_EXIT
 
 COMMAND_MODULES = {
     "cleanup": "cleanup",
@@ -57,6 +59,10 @@ def main() -> None:
     except typer.Abort:  # Ctrl-C at a prompt
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `cvesweep library show … | head`: end quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the flush at exit must not fail again
+        sys.exit(PIPE_CLOSED_EXIT)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -16,7 +16,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cvesweep.errors import CvesweepError, QualysError, QualysRequestError
+from cvesweep.errors import (
+    CvesweepError,
+    QualysConnectionError,
+    QualysError,
+    QualysRequestError,
+    QualysResponseError,
+)
 from cvesweep.models import CveId
 from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.endpoints import Endpoint
@@ -159,7 +165,18 @@ def _refused_before_creating(error: BaseException) -> bool:
     token could not be had)."""
     if isinstance(error, QualysError) and error.call == TOKEN_CALL:
         return True
+    if isinstance(error, QualysConnectionError) and _never_connected(error):
+        return True
+    if isinstance(error, QualysResponseError) and error.http_status in range(400, 500):
+        return True  # not a Qualys API there (e.g. a URL with a path: 404)
     return isinstance(error, QualysRequestError) and "title" not in error.message
+
+
+def _never_connected(error: QualysConnectionError) -> bool:
+    """True when no request reached a server: refused, unreachable, TLS never agreed."""
+    text = f"{error.message} {error.hint or ''}"
+    marks = ("ConnectError", "ConnectTimeout", "certificate", "speak TLS", "use https://")
+    return any(mark in text for mark in marks)
 
 
 def _delete_by_title(client: QualysClient, title: str) -> None:
