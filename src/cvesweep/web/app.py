@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cvesweep import __version__
 from cvesweep.library import Library
-from cvesweep.web import api, pages_auth, pages_library, pages_search, pages_sweep
+from cvesweep.web import api, pages_auth, pages_library, pages_search, pages_sweep, taxii
 from cvesweep.web.jobs import JobManager
 from cvesweep.web.limits import MAX_ACTIVE, RequestLimits
 from cvesweep.web.rendering import install_error_handlers, make_templates
@@ -87,6 +87,7 @@ def create_app(
         pages_library.router,
         api.router,
         api.meta,
+        taxii.router,
     ):
         app.include_router(router)
     return app

@@ -1,7 +1,8 @@
 """The web UI's defences: access token, CSRF tokens, same-origin and Host checks, headers.
 
 - **Access token** (optional; required by ``cvesweep serve`` off loopback). An API client
-  sends ``Authorization: Bearer TOKEN`` (compared with :func:`hmac.compare_digest`); a
+  sends ``Authorization: Bearer TOKEN``, or HTTP Basic with any user name and the token as
+  password (what TAXII clients send), compared with :func:`hmac.compare_digest`; a
   browser enters the token once on ``/login`` and gets an HttpOnly cookie holding a random
   session id of :class:`~cvesweep.web.sessions.SessionStore` (never the token), which
   expires and which signing out revokes. Wrong tokens, on ``/login`` or as Bearer headers,
@@ -20,6 +21,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import ipaddress
 import math
@@ -64,7 +67,9 @@ def require_token(request: Request) -> None:
     if token is None or web.sessions.is_live(request.cookies.get(SESSION_COOKIE, "")):
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and given.strip():
+    if scheme.lower() == "basic":  # TAXII clients: any user name, the token as password
+        given = _basic_password(given)
+    if scheme.lower() in ("bearer", "basic") and given.strip():
         client = client_address(request)
         refuse_if_throttled(web.throttle, client)
         if hmac.compare_digest(given.strip().encode(), token.encode()):
@@ -77,6 +82,15 @@ def require_token(request: Request) -> None:
         "(Authorization: Bearer TOKEN, or sign in on /login)",
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+def _basic_password(credentials: str) -> str:
+    """The password of HTTP Basic ``credentials`` (base64 of ``user:password``); "" if malformed."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[2]
 
 
 def refuse_if_throttled(throttle: Throttle, client: str) -> None:
