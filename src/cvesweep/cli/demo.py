@@ -70,16 +70,16 @@ def demo(
                 outcome = run_search(
                     settings, RunRequest(cve=cve_id), library_url=library_url, progress=progress
                 )
+            try:
+                emit(outcome.result, fmt, None)
+            finally:
+                outcome.release()
+            typer.echo("\nStored in a temporary threat library ('cvesweep library cves'):")
+            library_cli.cves(db=library_url, output_format="table", debug=debug)
+            typer.echo("\nIts first assets ('cvesweep library assets --cve ...'):")
+            library_cli.assets(cve=cve_id, tag=None, search=None, limit=5, offset=0,
+                               db=library_url, output_format="table", debug=debug)  # fmt: skip
             swept = _sweep_kev(settings, library_url, server.url) if kev else None
-        try:
-            emit(outcome.result, fmt, None)
-        finally:
-            outcome.release()
-        typer.echo("\nStored in a temporary threat library ('cvesweep library cves'):")
-        library_cli.cves(db=library_url, output_format="table", debug=debug)
-        typer.echo("\nIts first assets ('cvesweep library assets --cve ...'):")
-        library_cli.assets(cve=cve_id, tag=None, search=None, limit=5, offset=0,
-                           db=library_url, output_format="table", debug=debug)  # fmt: skip
 
     if swept is not None:
         _show_sweep(swept)
