@@ -33,6 +33,7 @@ ENV_USERNAME = "CVESWEEP_QUALYS_USERNAME"
 ENV_PASSWORD = "CVESWEEP_QUALYS_PASSWORD"  # noqa: S105  (a variable name, not a password)
 ENV_CLIENT_ID = "CVESWEEP_QUALYS_CLIENT_ID"
 ENV_CLIENT_SECRET = "CVESWEEP_QUALYS_CLIENT_SECRET"  # noqa: S105  (a variable name)
+ENV_TAXII_PASSWORD = "CVESWEEP_TAXII_PASSWORD"  # noqa: S105  (a variable name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +127,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
 
 SETTINGS_BY_NAME: Mapping[str, SettingSpec] = {spec.name: spec for spec in SETTINGS}
 
+# ``cvesweep export taxii``: the TAXII server a push goes to, the [taxii] table of the config
+# file. Not Qualys settings, so not fields of Settings (cvesweep.export.taxii_settings).
+TAXII_SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("taxii_url", None, "URL of the TAXII 2.1 collection a push goes to, "
+                "https://HOST/API-ROOT/collections/ID/ (http only for loopback)", "url", _S,
+                "--url", None, "taxii.url"),
+    SettingSpec("taxii_user", None, "user name at the TAXII server", "text", _S, "--user",
+                None, "taxii.user"),
+    SettingSpec("taxii_password", None, "password at the TAXII server (environment, config "
+                "file or prompt; never a flag)", "secret", _S, None, ENV_TAXII_PASSWORD,
+                "taxii.password", secret=True),
+)  # fmt: skip
+
 CONFIG_SCHEMA: Mapping[str, ConfigKey] = {
     spec.config_key: ConfigKey(spec.toml_types, spec.secret)
-    for spec in SETTINGS
+    for spec in (*SETTINGS, *TAXII_SETTINGS)
     if spec.config_key is not None
 }
 
