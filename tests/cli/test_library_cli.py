@@ -12,17 +12,20 @@ from typer.testing import CliRunner, Result
 from cvesweep.cli.main import app
 from cvesweep.library import queries
 from cvesweep.simulator.knowledgebase import LOG4SHELL, VENDOR_EXAMPLE
-from tests.library.test_queries import DISCOVERED, SECOND, Filled, fill_standard
+from tests.backends import BACKENDS
+from tests.library.test_queries import DISCOVERED, SECOND, Filled, standard_library
 
 runner = CliRunner()
 ENV = {"NO_COLOR": "1", "COLUMNS": "200"}
 
 
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
-    library = fill_standard(tmp_path_factory.mktemp("cli"))
-    yield library
-    library.library.close()
+@pytest.fixture(scope="module", params=BACKENDS)
+def filled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Filled]:
+    """The standard library of tests/library/test_queries.py, once per backend."""
+    with standard_library(request, tmp_path_factory.mktemp("cli")) as library:
+        yield library
 
 
 def cvesweep(filled: Filled | None, *args: str, db: str | None = None) -> Result:

@@ -1,4 +1,4 @@
-"""Fixtures of the library tests: a fresh library on a real SQLite file, hosts, dumps."""
+"""Fixtures of the library tests: a fresh library on each backend, hosts, dumps."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from cvesweep.models import (
     SearchSummary,
     Tag,
 )
+from tests.backends import library_url_for
 
 CVE = CveId("CVE-2021-44228")
 STARTED = datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
@@ -33,15 +34,17 @@ VOLATILE_TABLES = frozenset({"runs"})
 
 
 @pytest.fixture
-def library_url(tmp_path: Path) -> str:
-    """The URL of a SQLite library file that does not exist yet."""
-    return f"sqlite:///{tmp_path / 'library.db'}"
+def library_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a library that does not exist yet: a SQLite file, or a new PostgreSQL
+    database (dropped after the test); one test per backend."""
+    with library_url_for(request, backend, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def library(library_url: str) -> Iterator[Library]:
-    """A fresh, open library on a real SQLite file."""
-    with Library.open(library_url) as opened:
+    """A fresh, open library (schema created) at ``library_url``."""
+    with Library.open(library_url, create=True) as opened:
         yield opened
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from cvesweep.errors import LibraryError
 from cvesweep.library import Library, StoreFlags
+from cvesweep.library.database import display_url
 from cvesweep.library.ingest import BATCH_HOSTS
 from cvesweep.models import Host
 from tests.library.conftest import detection, dump, host, ingest, result_of, run_of
@@ -69,22 +69,39 @@ def test_failure_after_batches_were_written_leaves_the_library_unchanged(
     assert dump(used_library.engine) == before
 
 
+# A trigger failing the insert of the 40th finding, in each backend's dialect.
+FAIL_FINDINGS = {
+    "sqlite": [
+        "CREATE TRIGGER fail_findings BEFORE INSERT ON findings "
+        "WHEN (SELECT count(*) FROM findings) >= 40 "
+        "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION fail_findings() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF (SELECT count(*) FROM findings) >= 40 THEN RAISE EXCEPTION 'injected failure'; "
+        "END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER fail_findings BEFORE INSERT ON findings "
+        "FOR EACH ROW EXECUTE FUNCTION fail_findings()",
+    ],
+}
+
+
+def add_failing_trigger(library: Library) -> None:
+    """Make the library's database refuse the 40th finding (a real database error)."""
+    with library.engine.begin() as connection:
+        for statement in FAIL_FINDINGS[library.engine.dialect.name]:
+            connection.execute(text(statement))
+
+
 def test_database_failure_on_the_nth_insert_rolls_everything_back(
     used_library: Library, library_url: str
 ) -> None:
-    with used_library.engine.begin() as connection:
-        connection.execute(
-            text(
-                "CREATE TRIGGER fail_findings BEFORE INSERT ON findings "
-                "WHEN (SELECT count(*) FROM findings) >= 40 "
-                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-            )
-        )
+    add_failing_trigger(used_library)
     before = dump(used_library.engine)
     with pytest.raises(LibraryError) as caught:
         ingest(used_library, fleet(60))
     message = str(caught.value)
-    assert "injected failure" in message and str(Path(library_url[len("sqlite:///") :])) in message
+    assert "injected failure" in message and display_url(library_url) in message
     assert dump(used_library.engine) == before
 
 

@@ -1,29 +1,45 @@
-"""Schema versions: version 1 and 2 libraries are upgraded on open; a newer one is refused."""
+"""Schema versions: version 1, 2 and 3 libraries are upgraded by a writer, on both backends;
+readers never upgrade; a newer library is refused.
+
+The old libraries are built from the frozen SQLite DDL of each version (``data/schema_vN.sql``,
+as that version created it); on PostgreSQL the same DDL is translated by :func:`pg_ddl`
+(``DATETIME`` → ``TIMESTAMP``, integer ids → ``SERIAL``), which is what SQLAlchemy emitted
+there for those versions' metadata.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, create_engine, inspect, select, text
 
 from cvesweep.errors import LibraryError
-from cvesweep.library import Library
+from cvesweep.library import Library, queries
 from cvesweep.library.schema import (
+    PG_DIGEST_INDEXES,
     SCHEMA_VERSION,
     V2_INDEXES,
     V3_FINDING_COLUMNS,
+    V4_TEXT_COLUMNS,
+    attributes,
     findings,
     meta,
     objects,
+    tags,
 )
+from tests.backends import POSTGRESQL_ONLY, SQLITE_ONLY
 from tests.library.conftest import detection, dump, host, ingest, rows
+from tests.pg_cluster import libpq_url
 
-V1_DDL = Path(__file__).parent / "data" / "schema_v1.sql"
-V2_DDL = Path(__file__).parent / "data" / "schema_v2.sql"
+DATA = Path(__file__).parent / "data"
+FROZEN = {version: DATA / f"schema_v{version}.sql" for version in (1, 2, 3)}
+ID_TABLES = ("sources", "objects", "attributes", "tags", "relationships", "findings", "runs")
 
 # A small version 1 library as the first release wrote it: a CVE, an asset, a finding.
+# Its rows fit versions 2 and 3 unchanged (version 3 only added nullable finding columns).
 V1_DATA = """
 INSERT INTO sources (id, name) VALUES (1, 'Qualys');
 INSERT INTO objects VALUES (1, 'indicator', 'CVE', 'CVE-2021-44228', NULL,
@@ -33,7 +49,9 @@ INSERT INTO objects VALUES (2, 'asset', 'Asset', '10.0.0.1', NULL,
 INSERT INTO object_sources VALUES (1, 1, '2024-05-01 10:00:00.000000');
 INSERT INTO object_sources VALUES (2, 1, '2024-05-01 10:00:00.000000');
 INSERT INTO relationships VALUES (1, 1, 2, 1, '2024-05-01 10:00:00.000000');
-INSERT INTO findings VALUES (1, 2, 1, 100, 5, 'Active', 'Confirmed', 443, 'tcp',
+INSERT INTO findings (id, asset_id, cve_id, qid, severity, status, type, port, protocol,
+    first_found, last_found, times_found, last_scan, qualys_host_id, first_seen_at, updated_at)
+    VALUES (1, 2, 1, 100, 5, 'Active', 'Confirmed', 443, 'tcp',
     '2024-01-10T08:00:00Z', '2024-04-17T18:56:01Z', 12, '2024-04-17T18:56:01Z', 1,
     '2024-05-01 10:00:00.000000', '2024-05-01 10:00:00.000000');
 INSERT INTO attributes VALUES (1, 2, 'Qualys ID', '100', 1,
@@ -41,55 +59,51 @@ INSERT INTO attributes VALUES (1, 2, 'Qualys ID', '100', 1,
 """
 
 
-def make_v1_library(path: Path) -> str:
-    with sqlite3.connect(path) as connection:
-        connection.executescript(V1_DDL.read_text() + V1_DATA)
-    connection.close()
-    return f"sqlite:///{path}"
+def pg_ddl(sqlite_ddl: str) -> str:
+    """The frozen SQLite DDL in PostgreSQL's words (what SQLAlchemy emitted there)."""
+    return sqlite_ddl.replace("DATETIME", "TIMESTAMP WITHOUT TIME ZONE").replace(
+        "\tid INTEGER NOT NULL", "\tid SERIAL NOT NULL"
+    )
 
 
-def make_v2_library(path: Path) -> str:
-    with sqlite3.connect(path) as connection:
-        connection.executescript(V2_DDL.read_text() + V1_DATA)  # v1 rows fit v2 unchanged
-    connection.close()
-    return f"sqlite:///{path}"
+def make_old_library(url: str, version: int) -> str:
+    """Fill the empty database at ``url`` with a version ``version`` library; return ``url``."""
+    script = FROZEN[version].read_text() + V1_DATA
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url[len("sqlite:///") :]) as connection:
+            connection.executescript(script)
+        connection.close()
+        return url
+    resets = "".join(
+        f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT coalesce(max(id), 0) + 1 "  # noqa: S608
+        f"FROM {t}), false);"
+        for t in ID_TABLES
+    )
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        connection.execute(pg_ddl(script) + resets)  # type: ignore[arg-type]
+    return url
+
+
+def stored_version_of(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.scalar(select(meta.c.value)))
+    finally:
+        engine.dispose()
+
+
+def set_version(url: str, version: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(meta.update().values(value=version))
+    finally:
+        engine.dispose()
 
 
 def finding_columns(library: Library) -> set[str]:
     return {column["name"] for column in inspect(library.engine).get_columns("findings")}
-
-
-@pytest.mark.parametrize("make", [make_v1_library, make_v2_library], ids=["v1", "v2"])
-def test_old_library_gains_the_detection_5_columns_and_keeps_its_finding(
-    tmp_path: Path, make: object
-) -> None:
-    url = make(tmp_path / "old.db")  # type: ignore[operator]
-    with Library.open(url) as library:
-        assert set(V3_FINDING_COLUMNS) <= finding_columns(library)
-        assert rows(library.engine, select(meta.c.value)) == [(str(SCHEMA_VERSION),)]
-        old = rows(library.engine, select(findings.c.qid, findings.c.severity, findings.c.qds))
-        assert old == [(100, 5, None)]
-        fresh = detection(100, qds=88, qds_severity="HIGH", cves=("CVE-2021-44228",))
-        stats = ingest(library, [host(1, "10.0.0.1", detections=[fresh])])
-        assert stats.findings_updated == 1
-        query = select(findings.c.qds, findings.c.qds_severity, findings.c.cves)
-        assert rows(library.engine, query) == [(88, "HIGH", "CVE-2021-44228")]
-
-
-def test_version_2_file_really_lacks_the_version_3_columns(tmp_path: Path) -> None:
-    path = tmp_path / "v2.db"
-    make_v2_library(path)
-    with sqlite3.connect(path) as connection:
-        names = {row[1] for row in connection.execute("PRAGMA table_info(findings)")}
-        version = connection.execute("SELECT value FROM meta").fetchone()
-    connection.close()
-    assert names.isdisjoint(V3_FINDING_COLUMNS) and version == ("2",)
-
-
-def set_version(path: Path, version: str) -> None:
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
-    connection.close()
 
 
 def index_names(library: Library) -> set[str]:
@@ -99,77 +113,160 @@ def index_names(library: Library) -> set[str]:
     }
 
 
-def test_version_1_library_is_upgraded_on_open_and_keeps_its_data(tmp_path: Path) -> None:
-    url = make_v1_library(tmp_path / "v1.db")
-    wanted = {index.name for index in V2_INDEXES}
-    with Library.open(url) as library:
-        assert wanted <= index_names(library)
+def expected_indexes(library: Library) -> set[str]:
+    """The lookup indexes of a current library on this backend."""
+    names = {str(index.name) for index in V2_INDEXES}
+    if library.engine.dialect.name == "postgresql":  # tag keys on digests (schema version 4)
+        return names - {"ix_tags_name"} | {str(index.name) for index in PG_DIGEST_INDEXES}
+    return names
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_old_library_is_upgraded_by_a_writer_and_keeps_its_data(
+    library_url: str, version: int
+) -> None:
+    make_old_library(library_url, version)
+    with Library.open(library_url, create=True) as library:
+        assert set(V3_FINDING_COLUMNS) <= finding_columns(library)
+        assert expected_indexes(library) <= index_names(library)
         assert rows(library.engine, select(meta.c.value)) == [(str(SCHEMA_VERSION),)]
         assert rows(library.engine, select(objects.c.value).order_by(objects.c.id)) == [
             ("CVE-2021-44228",),
             ("10.0.0.1",),
         ]
-        assert rows(library.engine, select(findings.c.qid)) == [(100,)]
+        old = rows(library.engine, select(findings.c.qid, findings.c.severity, findings.c.qds))
+        assert old == [(100, 5, None)]
 
 
-def test_version_1_file_really_lacks_the_version_2_indexes(tmp_path: Path) -> None:
-    path = tmp_path / "v1.db"
-    make_v1_library(path)
-    with sqlite3.connect(path) as connection:
-        names = {
-            row[0]
-            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-        }
-    connection.close()
-    assert names.isdisjoint(index.name for index in V2_INDEXES)
-
-
-def test_upgraded_library_ingests_idempotently_over_old_rows(tmp_path: Path) -> None:
-    url = make_v1_library(tmp_path / "v1.db")
-    with Library.open(url) as library:
-        stats = ingest(library, [host(1, "10.0.0.1", detections=[detection(100)])])
+@pytest.mark.parametrize("version", [1, 3])
+def test_upgraded_library_ingests_idempotently_over_old_rows(
+    library_url: str, version: int
+) -> None:
+    make_old_library(library_url, version)
+    with Library.open(library_url, create=True) as library:
+        fresh = detection(100, qds=88, qds_severity="HIGH", cves=("CVE-2021-44228",))
+        stats = ingest(library, [host(1, "10.0.0.1", detections=[fresh])])
         assert stats.assets_created == 0 and stats.findings_added == 0
-        assert stats.relationships_added == 0
+        assert stats.relationships_added == 0 and stats.findings_updated == 1
+        query = select(findings.c.qds, findings.c.qds_severity, findings.c.cves)
+        assert rows(library.engine, query) == [(88, "HIGH", "CVE-2021-44228")]
         before = dump(library.engine, skip=frozenset({"runs"}))
-        ingest(library, [host(1, "10.0.0.1", detections=[detection(100)])])
+        ingest(library, [host(1, "10.0.0.1", detections=[fresh])])
         assert dump(library.engine, skip=frozenset({"runs"})) == before
 
 
-def test_opening_a_current_library_again_changes_nothing(library_url: str) -> None:
+LONG_TAG = "T" * 150 + "".join(chr(0x3B1 + i % 25) for i in range(150))  # 300 characters
+LONG_OS = "Linux " + "".join(f"{i:04x}" for i in range(1, 249)) + "-kernel"  # 1,005
+
+
+def test_version_3_library_stores_long_qualys_values_after_its_upgrade(library_url: str) -> None:
+    make_old_library(library_url, 3)
+    with Library.open(library_url, create=True) as library:
+        long_host = host(2, "10.0.0.2", detections=[detection(100)], tags=[LONG_TAG], os=LONG_OS)
+        ingest(library, [long_host])
+        assert rows(library.engine, select(tags.c.name).distinct()) == [(LONG_TAG,)]
+        os_query = select(attributes.c.value).where(attributes.c.name == "Operating System")
+        assert rows(library.engine, os_query) == [(LONG_OS,)]
+
+
+@POSTGRESQL_ONLY
+def test_postgresql_version_3_had_bounded_columns_and_version_4_has_none(library_url: str) -> None:
+    make_old_library(library_url, 3)
+
+    def lengths(engine: Engine) -> dict[tuple[str, str], int | None]:
+        inspector = inspect(engine)
+        return {
+            (table, column["name"]): getattr(column["type"], "length", None)
+            for table in {t for t, _ in V4_TEXT_COLUMNS}
+            for column in inspector.get_columns(table)
+        }
+
+    engine = create_engine(library_url)
+    try:
+        before = lengths(engine)
+    finally:
+        engine.dispose()
+    assert all(before[key] is not None for key in V4_TEXT_COLUMNS)
+    with Library.open(library_url, create=True) as library:
+        after = lengths(library.engine)
+        assert {key: after[key] for key in V4_TEXT_COLUMNS} == dict.fromkeys(V4_TEXT_COLUMNS)
+        digests = {index.name for index in PG_DIGEST_INDEXES}
+        assert digests <= index_names(library) and "ix_tags_name" not in index_names(library)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_reading_a_library_too_old_to_read_asks_for_a_search_and_changes_nothing(
+    library_url: str, version: int
+) -> None:
+    make_old_library(library_url, version)
+    with Library.open(library_url) as library, pytest.raises(LibraryError) as caught:
+        queries.cve_summaries(library.engine)
+    assert f"schema version {version}" in str(caught.value)
+    assert "search" in (caught.value.hint or "")
+    assert stored_version_of(library_url) == str(version)
+
+
+def test_reading_a_version_3_library_reads_it_as_it_is(library_url: str) -> None:
+    make_old_library(library_url, 3)
     with Library.open(library_url) as library:
+        [summary] = queries.cve_summaries(library.engine)
+    assert summary.cve == "CVE-2021-44228" and summary.assets == 1
+    assert stored_version_of(library_url) == "3"
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("version", "absent"),
+    [(1, {index.name for index in V2_INDEXES}), (2, set(V3_FINDING_COLUMNS))],
+)
+def test_frozen_sqlite_files_really_lack_what_the_next_version_added(
+    library_url: str, version: int, absent: set[str]
+) -> None:
+    make_old_library(library_url, version)
+    path = library_url[len("sqlite:///") :]
+    with sqlite3.connect(path) as connection:
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        names |= {row[1] for row in connection.execute("PRAGMA table_info(findings)")}
+    connection.close()
+    assert names.isdisjoint(absent)
+
+
+def test_opening_a_current_library_again_changes_nothing(library_url: str) -> None:
+    with Library.open(library_url, create=True) as library:
         ingest(library, [host(1, "10.0.0.1", detections=[detection(100)])])
         before = dump(library.engine)
-    with Library.open(library_url) as library:
+    with Library.open(library_url, create=True) as library:
         assert dump(library.engine) == before
 
 
+@pytest.mark.parametrize("create", [True, False], ids=["writer", "reader"])
 @pytest.mark.parametrize("newer", [SCHEMA_VERSION + 1, 99])
 def test_library_from_a_newer_version_is_refused_naming_both_versions(
-    tmp_path: Path, newer: int
+    library_url: str, newer: int, create: bool
 ) -> None:
-    path = tmp_path / "new.db"
-    make_v1_library(path)
-    set_version(path, str(newer))
+    make_old_library(library_url, 1)
+    set_version(library_url, str(newer))
     with pytest.raises(LibraryError) as caught:
-        Library.open(f"sqlite:///{path}")
+        Library.open(library_url, create=create)
     message = str(caught.value)
     assert f"schema version {newer}" in message and f"version {SCHEMA_VERSION}" in message
-    assert str(path) in message and "upgrade cvesweep" in message
+    assert library_url.rsplit("/", 1)[1] in message and "upgrade cvesweep" in message
 
 
 @pytest.mark.parametrize("bad", ["", "two", "-1"])
-def test_unreadable_schema_version_is_refused(tmp_path: Path, bad: str) -> None:
-    path = tmp_path / "odd.db"
-    make_v1_library(path)
-    set_version(path, bad)
+def test_unreadable_schema_version_is_refused(library_url: str, bad: str) -> None:
+    make_old_library(library_url, 1)
+    set_version(library_url, bad)
     with pytest.raises(LibraryError, match="no valid schema version"):
-        Library.open(f"sqlite:///{path}")
+        Library.open(library_url, create=True)
 
 
-def test_database_of_another_application_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "other.db"
-    with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
-    connection.close()
+def test_database_of_another_application_is_refused(library_url: str) -> None:
+    engine = create_engine(library_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
+    finally:
+        engine.dispose()
     with pytest.raises(LibraryError, match="not a cvesweep library"):
-        Library.open(f"sqlite:///{path}")
+        Library.open(library_url, create=True)

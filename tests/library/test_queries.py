@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from cvesweep.library import Library, RunRecord, StoreFlags, queries
 from cvesweep.models import CveId, Host
 from cvesweep.operation import release, search_vulnerable_hosts
 from cvesweep.simulator.knowledgebase import LOG4SHELL, VENDOR_EXAMPLE
+from tests.backends import BACKENDS, library_url_for
 from tests.conftest import FakeClock, Sim
 
 SECOND = "CVE-2021-45046"  # shares many hosts with Log4Shell in the seed-7 fleet
@@ -52,32 +54,45 @@ class Filled:
         return {h.address: h for h in self.hosts[cve] if h.address and h.detections}
 
 
-def fill_library(tmp_path: Path, sim: Sim, cves: Sequence[str]) -> Filled:
-    """Open a fresh SQLite library under ``tmp_path`` and ingest a search of each CVE."""
-    url = f"sqlite:///{tmp_path / 'library.db'}"
-    filled = Filled(url, Library.open(url))
+def fill_library(where: str | Path, sim: Sim, cves: Sequence[str]) -> Filled:
+    """Open a fresh library and ingest a search of each CVE; ``where`` is its URL, or a
+    directory for a SQLite file."""
+    url = where if isinstance(where, str) else f"sqlite:///{where / 'library.db'}"
+    filled = Filled(url, Library.open(url, create=True))
     for cve in cves:
         filled.ingest(sim, cve)
     return filled
 
 
-def fill_standard(tmp_path: Path) -> Filled:
+def fill_standard(where: str | Path) -> Filled:
     """Log4Shell, CVE-2021-45046 and the vendor example stored; CVE-2024-3094 discovered only.
 
     The simulator is the shared 300-host fleet of seed 7.
     """
     sim = Sim(300, 7, None, FakeClock(), real_time=False)
-    library = fill_library(tmp_path, sim, [LOG4SHELL, SECOND, VENDOR_EXAMPLE])
+    library = fill_library(where, sim, [LOG4SHELL, SECOND, VENDOR_EXAMPLE])
     library.ingest(sim, DISCOVERED, StoreFlags(add_assets=False))
     return library
 
 
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
-    """The standard library, shared by the read-only tests of this module."""
-    library = fill_standard(tmp_path_factory.mktemp("library"))
-    yield library
-    library.library.close()
+@contextmanager
+def standard_library(request: pytest.FixtureRequest, directory: Path) -> Iterator[Filled]:
+    """The standard library on the backend of ``request.param`` (a module fixture's)."""
+    with library_url_for(request, request.param, directory) as url:
+        library = fill_standard(url)
+        try:
+            yield library
+        finally:
+            library.library.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def filled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Filled]:
+    """The standard library, shared by the read-only tests of this module, per backend."""
+    with standard_library(request, tmp_path_factory.mktemp("library")) as library:
+        yield library
 
 
 def max_severity(hosts: Sequence[Host]) -> int | None:
@@ -104,8 +119,8 @@ def test_discovered_only_cve_has_no_assets_but_its_last_run(filled: Filled) -> N
     assert summary.last_run_at == RUN_TIME + timedelta(minutes=3)
 
 
-def test_cve_with_only_a_failed_run_is_listed_with_that_outcome(tmp_path: Path, sim: Sim) -> None:
-    filled = fill_library(tmp_path, sim, [VENDOR_EXAMPLE])
+def test_cve_with_only_a_failed_run_is_listed_with_that_outcome(library_url: str, sim: Sim) -> None:
+    filled = fill_library(library_url, sim, [VENDOR_EXAMPLE])
     filled.library.record_run(
         RunRecord(cve="CVE-2020-0001", started_at=RUN_TIME, finished_at=RUN_TIME, outcome="failed")
     )
@@ -118,8 +133,8 @@ def test_cve_with_only_a_failed_run_is_listed_with_that_outcome(tmp_path: Path, 
     )
 
 
-def test_empty_library_has_no_cves_assets_or_runs(tmp_path: Path) -> None:
-    with Library.open(f"sqlite:///{tmp_path / 'empty.db'}") as library:
+def test_empty_library_has_no_cves_assets_or_runs(library_url: str) -> None:
+    with Library.open(library_url, create=True) as library:
         assert queries.cve_summaries(library.engine) == []
         assert queries.assets(library.engine) == []
         assert queries.runs(library.engine) == []

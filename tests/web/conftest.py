@@ -26,6 +26,7 @@ from cvesweep.simulator.server import SimulatorServer
 from cvesweep.web import create_app
 from cvesweep.web.jobs import JobManager
 from cvesweep.web.security import CSRF_COOKIE, CSRF_FIELD
+from tests.backends import BACKENDS, library_url_for
 
 USER = "webuser"
 PASSWORD = "Zq9-web-PASS-7f3a9c2e"  # distinctive, so a leak is easy to grep for
@@ -132,36 +133,39 @@ def qualys(qualys_server: Qualys) -> Iterator[Qualys]:
 
 
 @pytest.fixture
-def library_url(tmp_path: Path) -> str:
-    """A SQLite library file in the test's temporary directory."""
-    return f"sqlite:///{tmp_path / 'library.db'}"
+def library_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
+    """A library that does not exist yet, once per backend: a SQLite file in the test's
+    temporary directory, or a new PostgreSQL database (tests/backends.py)."""
+    with library_url_for(request, backend, tmp_path) as url:
+        yield url
 
 
 MakeClient = Callable[..., WebClient]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def shared_apps(
-    qualys_server: Qualys, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, qualys_server: Qualys, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., WebClient]]:
-    """Factory of clients of apps shared by a module's tests (one app per keyword set).
+    """Factory of clients of apps shared by a module's tests (one app per keyword set), on
+    a library of each backend in turn.
 
     For tests that only read: building a FastAPI app and its routes costs ~0.2 s.
     Each call returns a new client (fresh cookies) of the shared app.
     """
     owners: dict[tuple[object, ...], WebClient] = {}
-    url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'library.db'}"
+    with library_url_for(request, request.param, tmp_path_factory.mktemp("shared")) as url:
 
-    def make(**keywords: Any) -> WebClient:
-        key = tuple(sorted(keywords.items()))
-        if key not in owners:
-            app = create_app(lambda: settings_for(qualys_server.url), url, **keywords)
-            owners[key] = WebClient(app)
-        return WebClient(owners[key].app, lifespan=False)
+        def make(**keywords: Any) -> WebClient:
+            key = tuple(sorted(keywords.items()))
+            if key not in owners:
+                app = create_app(lambda: settings_for(qualys_server.url), url, **keywords)
+                owners[key] = WebClient(app)
+            return WebClient(owners[key].app, lifespan=False)
 
-    yield make
-    for owner in owners.values():
-        owner.close()
+        yield make
+        for owner in owners.values():
+            owner.close()
 
 
 @pytest.fixture

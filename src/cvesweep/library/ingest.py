@@ -44,6 +44,7 @@ from cvesweep.library.writes import (
     attribute_row,
     chunks,
     insert_rows,
+    member_of,
     object_ids,
 )
 from cvesweep.models import Host, SearchResult
@@ -180,7 +181,10 @@ def _sync_identity(state: IngestState, wanted: dict[int, dict[str, str]]) -> Non
     query = select(attributes.c.id, attributes.c.object_id, attributes.c.name, attributes.c.value)
     for chunk in chunks(state.stored_before(wanted)):
         rows = state.connection.execute(
-            query.where(attributes.c.origin == ORIGIN_IDENTITY, attributes.c.object_id.in_(chunk))
+            query.where(
+                attributes.c.origin == ORIGIN_IDENTITY,
+                member_of(state.connection, attributes.c.object_id, chunk),
+            )
         ).all()
         for attr_id, object_id, name, value in rows:
             have[(object_id, name)][value] = attr_id
@@ -199,7 +203,9 @@ def _sync_identity(state: IngestState, wanted: dict[int, dict[str, str]]) -> Non
 def _sync_tags(state: IngestState, wanted: dict[int, set[str]]) -> None:
     have: set[tuple[int, str]] = set()
     for chunk in chunks(state.stored_before(wanted)):
-        query = select(tags.c.object_id, tags.c.name).where(tags.c.object_id.in_(chunk))
+        query = select(tags.c.object_id, tags.c.name).where(
+            member_of(state.connection, tags.c.object_id, chunk)
+        )
         have.update((x, y) for x, y in state.connection.execute(query).all())
     rows = [
         (object_id, name, state.stamp)
@@ -217,7 +223,8 @@ def _sync_relationships(state: IngestState, asset_ids: Sequence[int]) -> None:
     a, b, cve = relationships.c.object_a_id, relationships.c.object_b_id, state.cve_id
     have: set[tuple[int, int]] = set()
     for chunk in chunks(state.stored_before(asset_ids)):
-        query = select(a, b).where(or_((a == cve) & b.in_(chunk), (b == cve) & a.in_(chunk)))
+        b_in, a_in = member_of(state.connection, b, chunk), member_of(state.connection, a, chunk)
+        query = select(a, b).where(or_((a == cve) & b_in, (b == cve) & a_in))
         have.update((x, y) for x, y in state.connection.execute(query).all())
     pairs = sorted({(min(i, cve), max(i, cve)) for i in asset_ids} - have)
     rows = [(x, y, state.source_id, state.stamp) for x, y in pairs]
@@ -232,5 +239,7 @@ def _touch(state: IngestState, object_ids_: set[int]) -> None:
     stale = sorted(object_ids_ - state.created)
     for chunk in chunks(stale):
         state.connection.execute(
-            update(objects).where(objects.c.id.in_(chunk)).values(updated_at=state.now)
+            update(objects)
+            .where(member_of(state.connection, objects.c.id, chunk))
+            .values(updated_at=state.now)
         )

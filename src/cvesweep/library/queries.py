@@ -1,16 +1,17 @@
 """The library's read side: frozen summaries of CVEs, assets, objects and runs, and export data.
 
 Every function takes an Engine, reads in one transaction, and returns plain frozen
-dataclasses (no SQLAlchemy object leaves this module). Database failures become
-LibraryError; values the user asked for that are not in the library become InputError.
+dataclasses (no SQLAlchemy object leaves this module). Reading never writes: where there is
+no library yet the answers are empty (:mod:`cvesweep.library.reading`). Database failures
+become LibraryError; values the user asked for that are not in the library become InputError.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,8 +31,8 @@ from sqlalchemy import (
 )
 
 from cvesweep.errors import InputError
-from cvesweep.library.database import library_errors
 from cvesweep.library.mapping import HOSTNAME, LIST_SEPARATOR
+from cvesweep.library.reading import reading_connection
 from cvesweep.library.schema import (
     KIND_ASSET,
     KIND_INDICATOR,
@@ -419,10 +420,8 @@ def _export_link(row: Any, findings_of: Mapping[tuple[str, str], list[Any]]) -> 
     return ExportLink(row.asset, row.cve, row.created_at, modified, tuple(map(_finding, rows)))
 
 
-@contextmanager
-def _reading(engine: Engine) -> Iterator[Connection]:
-    with library_errors(str(engine.url), "reading"), engine.connect() as conn, conn.begin():
-        yield conn
+def _reading(engine: Engine) -> AbstractContextManager[Connection]:
+    return reading_connection(engine)
 
 
 def _links() -> Subquery:

@@ -1,4 +1,4 @@
-"""The threat library's tables (SQLAlchemy Core metadata), schema version 3.
+"""The threat library's tables (SQLAlchemy Core metadata), schema version 4.
 
 The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other modules
 (queries, exports) read them.
@@ -40,19 +40,28 @@ The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other mo
 
 Our own timestamps are timezone-aware UTC datetimes (:class:`UTCDateTime` stores naive
 UTC and gives back aware UTC on every backend). Version 2 added the lookup indexes listed
-in :data:`V2_INDEXES`, version 3 the finding columns of :data:`V3_FINDING_COLUMNS` (see
+in :data:`V2_INDEXES`, version 3 the finding columns of :data:`V3_FINDING_COLUMNS`, version 4
+made every column holding a Qualys value unbounded text (:data:`V4_TEXT_COLUMNS`; see
 :mod:`cvesweep.library.migrations`).
+
+Limits are the same on every backend: a value Qualys gives (tag, hostname, OS, status, ...)
+is ``Text``, never ``VARCHAR(n)``, and on PostgreSQL the unique keys over such text use its
+md5 digest (:data:`PG_DIGEST_KEYS`), since a B-tree entry holds at most about 2,700 bytes;
+SQLite keys hold any length. Only our own words (kinds, origins, outcomes, meta keys) keep a
+bounded ``String``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Dialect,
     ForeignKey,
@@ -63,10 +72,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
+from sqlalchemy.schema import SchemaItem
+from sqlalchemy.sql.ddl import BaseDDLElement
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 KIND_INDICATOR = "indicator"
 KIND_ASSET = "asset"
@@ -94,6 +106,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+def _not_postgresql(
+    ddl: BaseDDLElement,
+    target: SchemaItem | str,
+    bind: Connection | None,
+    tables: list[Table] | None = None,
+    state: Any | None = None,
+    *,
+    dialect: Dialect,
+    **kw: Any,
+) -> bool:
+    """``ddl_if`` condition: the plain key is created on every backend but PostgreSQL."""
+    return dialect.name != "postgresql"
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -114,7 +140,7 @@ sources = Table(
     "sources",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("name", String(255), nullable=False, unique=True),
+    Column("name", Text, nullable=False, unique=True),
 )
 
 objects = Table(
@@ -123,7 +149,7 @@ objects = Table(
     Column("id", Integer, primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("type", String(32), nullable=False),
-    Column("value", String(255), nullable=False),
+    Column("value", Text, nullable=False),
     Column("description", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -143,12 +169,12 @@ attributes = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("object_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(255), nullable=False),
+    Column("name", Text, nullable=False),
     Column("value", Text, nullable=False),
     Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
     Column("published_at", UTCDateTime, nullable=False),
     Column("origin", String(16), nullable=False),
-    UniqueConstraint("object_id", "name", "value"),
+    UniqueConstraint("object_id", "name", "value").ddl_if(callable_=_not_postgresql),
 )
 
 tags = Table(
@@ -156,9 +182,9 @@ tags = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("object_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(255), nullable=False),
+    Column("name", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("object_id", "name"),
+    UniqueConstraint("object_id", "name").ddl_if(callable_=_not_postgresql),
 )
 
 relationships = Table(
@@ -180,14 +206,14 @@ findings = Table(
     Column("cve_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
     Column("qid", Integer, nullable=False),
     Column("severity", Integer, nullable=True),
-    Column("status", String(32), nullable=True),
-    Column("type", String(32), nullable=True),
+    Column("status", Text, nullable=True),
+    Column("type", Text, nullable=True),
     Column("port", Integer, nullable=True),
-    Column("protocol", String(16), nullable=True),
-    Column("first_found", String(20), nullable=True),
-    Column("last_found", String(20), nullable=True),
+    Column("protocol", Text, nullable=True),
+    Column("first_found", Text, nullable=True),
+    Column("last_found", Text, nullable=True),
     Column("times_found", Integer, nullable=True),
-    Column("last_scan", String(20), nullable=True),
+    Column("last_scan", Text, nullable=True),
     Column("qualys_host_id", Integer, nullable=True),
     Column("unique_vuln_id", BigInteger, nullable=True),
     Column("cves", Text, nullable=True),
@@ -208,7 +234,7 @@ runs = Table(
     "runs",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("cve", String(32), nullable=False),
+    Column("cve", Text, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=False),
     Column("outcome", String(16), nullable=False),
@@ -235,7 +261,7 @@ runs = Table(
 V2_INDEXES = (
     Index("ix_findings_cve_id", findings.c.cve_id),
     Index("ix_relationships_object_b_id", relationships.c.object_b_id),
-    Index("ix_tags_name", tags.c.name),
+    Index("ix_tags_name", tags.c.name).ddl_if(callable_=_not_postgresql),
     Index("ix_runs_cve_started_at", runs.c.cve, runs.c.started_at),
 )
 
@@ -252,3 +278,44 @@ V3_FINDING_COLUMNS = (
     "detection_sources",
     "latest_detection_source",
 )
+
+# Made unbounded text by schema version 4: every column holding a value Qualys gives (or
+# one from the user, bounded before any Qualys call: runs.cve, see models.parse_cve).
+V4_TEXT_COLUMNS = (
+    ("sources", "name"),
+    ("objects", "value"),
+    ("attributes", "name"),
+    ("tags", "name"),
+    ("findings", "status"),
+    ("findings", "type"),
+    ("findings", "protocol"),
+    ("findings", "first_found"),
+    ("findings", "last_found"),
+    ("findings", "last_scan"),
+    ("runs", "cve"),
+)
+
+# PostgreSQL only (version 4): the keys over Qualys text are on the md5 digest of the text,
+# in place of the plain keys other backends get (PG_REPLACED_*), and the tag lookup is a
+# hash index of the lower-cased name (what the tag filter compares; hash entries have no
+# size limit).
+PG_DIGEST_INDEXES = (
+    Index(
+        "uq_attributes_object_id_name_value_md5",
+        attributes.c.object_id,
+        attributes.c.name,
+        func.md5(attributes.c.value),
+        unique=True,
+    ).ddl_if(dialect="postgresql"),
+    Index(
+        "uq_tags_object_id_name_md5", tags.c.object_id, func.md5(tags.c.name), unique=True
+    ).ddl_if(dialect="postgresql"),
+    Index("ix_tags_lower_name", func.lower(tags.c.name), postgresql_using="hash").ddl_if(
+        dialect="postgresql"
+    ),
+)
+PG_REPLACED_CONSTRAINTS = (
+    ("attributes", "uq_attributes_object_id_name_value"),
+    ("tags", "uq_tags_object_id_name"),
+)
+PG_REPLACED_INDEXES = ("ix_tags_name",)

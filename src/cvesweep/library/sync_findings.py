@@ -12,7 +12,7 @@ from collections import defaultdict
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from cvesweep.library import mapping
 from cvesweep.library.schema import ORIGIN_FINDING, attributes, findings
@@ -23,6 +23,8 @@ from cvesweep.library.writes import (
     attribute_row,
     chunks,
     insert_rows,
+    member_of,
+    update_rows,
 )
 
 # An inserted finding row: its key, the facts of mapping.FINDING_FIELDS, our two timestamps.
@@ -55,12 +57,13 @@ def sync_findings(
     columns = [findings.c.id, findings.c.asset_id, findings.c.qid, *(findings.c[f] for f in fields)]
     for chunk in chunks(state.stored_before(ids[value] for value in plan.vulnerable)):
         query = select(*columns).where(
-            findings.c.cve_id == state.cve_id, findings.c.asset_id.in_(chunk)
+            findings.c.cve_id == state.cve_id,
+            member_of(state.connection, findings.c.asset_id, chunk),
         )
         for row in state.connection.execute(query).all():
             have[(row[1], row[2])] = (row[0], tuple(row[3:]))
     inserts: list[Row] = []
-    updates: list[dict[str, Any]] = []
+    updates: list[Row] = []
     changed: set[int] = set()
     cve_id, stamp = state.cve_id, state.stamp
     for (value, qid), facts in plan.findings.items():
@@ -69,9 +72,7 @@ def sync_findings(
         if old is None:
             inserts.append((asset_id, cve_id, qid, *facts, stamp, stamp))
         elif old[1] != facts:
-            updates.append(
-                {f"b_{k}": v for k, v in zip(fields, facts, strict=True)} | {"b_id": old[0]}
-            )
+            updates.append((old[0], *facts))
         else:
             continue
         changed.add(asset_id)
@@ -79,16 +80,11 @@ def sync_findings(
     return changed, inserts
 
 
-def _write_findings(state: IngestState, inserts: list[Row], updates: list[dict[str, Any]]) -> None:
+def _write_findings(state: IngestState, inserts: list[Row], updates: list[Row]) -> None:
     insert_rows(state.connection, findings, FINDING_COLUMNS, inserts, ignore_conflicts=True)
-    if updates:
-        values: dict[str, Any] = {f: bindparam(f"b_{f}") for f in mapping.FINDING_FIELDS}
-        statement = (
-            update(findings)
-            .where(findings.c.id == bindparam("b_id"))
-            .values(**values, updated_at=state.now)
-        )
-        state.connection.execute(statement, updates)
+    update_rows(
+        state.connection, findings, mapping.FINDING_FIELDS, updates, {"updated_at": state.now}
+    )
     state.findings_added += len(inserts)
     state.findings_updated += len(updates)
 
@@ -107,11 +103,12 @@ def sync_finding_attributes(state: IngestState, asset_ids: set[int], inserted: l
     f, a = findings.c, attributes.c
     for chunk in chunks(sorted(state.stored_before(asset_ids))):
         facts = select(f.asset_id, f.qid, f.severity, f.status, f.type, f.last_found)
-        for asset_id, *known in state.connection.execute(facts.where(f.asset_id.in_(chunk))).all():
+        in_chunk = member_of(state.connection, f.asset_id, chunk)
+        for asset_id, *known in state.connection.execute(facts.where(in_chunk)).all():
             wanted[asset_id].update(mapping.finding_attributes(*known))
         pairs = select(a.id, a.object_id, a.name, a.value).where(a.origin == ORIGIN_FINDING)
         for attr_id, object_id, name, value in state.connection.execute(
-            pairs.where(a.object_id.in_(chunk))
+            pairs.where(member_of(state.connection, a.object_id, chunk))
         ).all():
             have[int(object_id)][(str(name), str(value))] = int(attr_id)
     inserts = [

@@ -1,17 +1,32 @@
-"""The ingest's state and portable bulk writes: chunked lookups, executemany inserts, deletes."""
+"""The ingest's state and its bulk writes: chunked lookups, inserts, updates and deletes.
+
+Inserts and updates are one executemany each, or COPY and one set-based statement on
+PostgreSQL (:mod:`cvesweep.library.pg_bulk`); SQLite's path is the executemany.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Table, bindparam, delete, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from cvesweep.library import pg_bulk
 from cvesweep.library.runs import IngestStats
 from cvesweep.library.schema import attributes, objects
 
@@ -28,6 +43,17 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 Row = tuple[Any, ...]
+
+
+def member_of(
+    connection: Connection, column: ColumnElement[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """``column IN values``: on PostgreSQL ``= ANY(:array)``, one parameter (compiling and
+    sending 900 separate parameters costs more than the lookup itself); a list elsewhere."""
+    if connection.dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == any_(array)
+    return column.in_(values)
 
 
 def insert_rows(
@@ -47,9 +73,13 @@ def insert_rows(
     ``executemany`` as they are: values must already be what the driver takes (timestamps
     through :func:`driver_value`). Skipping SQLAlchemy's per-row parameter processing, and
     building tuples rather than dicts, is what keeps a 100,000-host ingest near the cost
-    of SQLite's own inserts.
+    of SQLite's own inserts. On PostgreSQL with psycopg the rows go through COPY instead
+    (:mod:`cvesweep.library.pg_bulk`).
     """
     if not rows:
+        return
+    if pg_bulk.supported(connection):
+        pg_bulk.copy_insert(connection, table, columns, rows, ignore_conflicts=ignore_conflicts)
         return
     statement = _insert(connection.dialect.name, table, ignore_conflicts)
     compiled = statement.values({name: bindparam(name) for name in columns}).compile(
@@ -64,6 +94,31 @@ def insert_rows(
         getter = itemgetter(*(columns.index(name) for name in compiled.positiontup or ()))
         params = [getter(row) for row in rows]  # >1 column here: getter returns tuples
     connection.exec_driver_sql(str(compiled), params)
+
+
+def update_rows(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    constants: Mapping[str, Any],
+) -> None:
+    """Set ``columns`` and ``constants`` of the ``table`` rows whose ``id`` is each row's first
+    value; ``rows`` are (id, *values of columns) as the driver takes them, ``constants`` as
+    SQLAlchemy takes them. One executemany (COPY and one UPDATE on PostgreSQL).
+    """
+    if not rows:
+        return
+    if pg_bulk.supported(connection):
+        values = {name: driver_value(connection, table.c[name], v) for name, v in constants.items()}
+        pg_bulk.copy_update(connection, table, "id", columns, rows, values)
+        return
+    assignments: dict[str, Any] = {name: bindparam(f"b_{name}") for name in columns}
+    statement = (
+        update(table).where(table.c.id == bindparam("b_id")).values(**assignments, **constants)
+    )
+    names = ("b_id", *(f"b_{name}" for name in columns))
+    connection.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def driver_value(connection: Connection, column: Column[Any], value: Any) -> Any:
@@ -85,7 +140,7 @@ def _insert(dialect: str, table: Table, ignore_conflicts: bool) -> Insert:
 def delete_ids(connection: Connection, table: Table, ids: Sequence[int]) -> None:
     """Delete the rows of ``table`` whose ``id`` is in ``ids``."""
     for chunk in chunks(sorted(ids)):
-        connection.execute(delete(table).where(table.c.id.in_(chunk)))
+        connection.execute(delete(table).where(member_of(connection, table.c.id, chunk)))
 
 
 def object_ids(
@@ -97,7 +152,8 @@ def object_ids(
         objects.c.kind == kind, objects.c.type == type_
     )
     for chunk in chunks(values):
-        for value, object_id in connection.execute(query.where(objects.c.value.in_(chunk))).all():
+        where = member_of(connection, objects.c.value, chunk)
+        for value, object_id in connection.execute(query.where(where)).all():
             found[value] = object_id
     return found
 
