@@ -78,7 +78,7 @@ def run_search(
     by another thread, stops the run at the next progress report (the search list is
     still deleted) and raises :class:`Cancelled`. Raises CvesweepError subclasses.
     """
-    library = Library.open(library_url) if request.store and library_url else None
+    library = Library.open(library_url, create=True) if request.store and library_url else None
     try:
         return _run(settings, request, library, progress, cancel, transport)
     finally:
@@ -128,15 +128,28 @@ def _run(
         raise
     if library is None:
         return RunOutcome(result, None)
+    run = RunRecord.from_result(
+        result, started_at=started, finished_at=datetime.now(UTC), parameters=parameters
+    )
     try:
-        run = RunRecord.from_result(
-            result, started_at=started, finished_at=datetime.now(UTC), parameters=parameters
-        )
         stats = library.ingest(result, request.flags, run)
-    except BaseException:
+    except BaseException as error:
+        # The ingest rolled back; the run is still recorded, in a transaction of its own.
         release_after_error(result)
+        _record_failure(library, _unstored_run(run, error))
         raise
     return RunOutcome(_with_stats(result, stats), stats)
+
+
+def _unstored_run(run: RunRecord, error: BaseException) -> RunRecord:
+    """``run`` (its counts and search list kept) as interrupted or failed while storing."""
+    if isinstance(error, KeyboardInterrupt | SystemExit | Cancelled):
+        outcome, message = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+    else:
+        outcome, message = "failed", str(error) or type(error).__name__
+    return replace(
+        run, outcome=outcome, error=f"storing the result: {message}", finished_at=datetime.now(UTC)
+    )
 
 
 def _with_stats(result: SearchResult, stats: IngestStats) -> SearchResult:

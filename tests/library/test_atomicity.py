@@ -69,28 +69,29 @@ def test_failure_after_batches_were_written_leaves_the_library_unchanged(
     assert dump(used_library.engine) == before
 
 
-# A trigger failing the insert of the 40th finding, in each backend's dialect.
+# A trigger failing the insert of the Nth finding, in each backend's dialect.
 FAIL_FINDINGS = {
     "sqlite": [
         "CREATE TRIGGER fail_findings BEFORE INSERT ON findings "
-        "WHEN (SELECT count(*) FROM findings) >= 40 "
+        "WHEN (SELECT count(*) FROM findings) >= {after} "
         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
     ],
     "postgresql": [
         "CREATE FUNCTION fail_findings() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF (SELECT count(*) FROM findings) >= 40 THEN RAISE EXCEPTION 'injected failure'; "
-        "END IF; RETURN NEW; END $$",
+        "IF (SELECT count(*) FROM findings) >= {after} THEN "
+        "RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$",
         "CREATE TRIGGER fail_findings BEFORE INSERT ON findings "
         "FOR EACH ROW EXECUTE FUNCTION fail_findings()",
     ],
 }
 
 
-def add_failing_trigger(library: Library) -> None:
-    """Make the library's database refuse the 40th finding (a real database error)."""
+def add_failing_trigger(library: Library, after: int = 40) -> None:
+    """Make the library's database refuse any finding beyond the first ``after`` (a real
+    database error)."""
     with library.engine.begin() as connection:
         for statement in FAIL_FINDINGS[library.engine.dialect.name]:
-            connection.execute(text(statement))
+            connection.execute(text(statement.format(after=after)))
 
 
 def test_database_failure_on_the_nth_insert_rolls_everything_back(
