@@ -29,16 +29,31 @@ def _reduce_positionally(self: object) -> tuple[type, tuple[object, ...]]:
 
 
 _CVE_RE = re.compile(r"^CVE-(\d{4})-(\d{4,})$", re.IGNORECASE | re.ASCII)
+# The longest CVE id accepted: "CVE-YYYY-" and up to 23 digits (MITRE's ids have 4 to 7
+# digits today). Every backend stores it whole, and it bounds what is sent to Qualys.
+CVE_MAX_LENGTH = 32
+_SHOWN = 40  # characters of a refused value repeated in the message
 
 
 def parse_cve(text: str, *, field: str = "CVE") -> CveId:
-    """Return ``text`` as an upper-case CVE id; raise InputError unless it is CVE-YYYY-NNNN…."""
+    """Return ``text`` as an upper-case CVE id; raise InputError unless it is CVE-YYYY-NNNN….
+
+    The id has 4 or more digits after the year and at most :data:`CVE_MAX_LENGTH`
+    characters (surrounding blanks aside); the error names ``field``.
+    """
     value = text.strip()
+    if len(value) > CVE_MAX_LENGTH:
+        shown = value[:_SHOWN] + "…" if len(value) > _SHOWN else value
+        raise InputError(
+            field,
+            f"{shown!r} ({len(value):,} characters) is too long for a CVE id; at most "
+            f"{CVE_MAX_LENGTH} characters (CVE-YYYY- and up to {CVE_MAX_LENGTH - 9} digits)",
+        )
     match = _CVE_RE.match(value)
     if match is None or not 1999 <= int(match.group(1)) <= 2999:
         raise InputError(
             field,
-            f"{text!r} is not a CVE id; expected CVE-YYYY-NNNN (4 or more digits), "
+            f"{value!r} is not a CVE id; expected CVE-YYYY-NNNN (4 or more digits), "
             "e.g. CVE-2021-44228",
         )
     return CveId(value.upper())
