@@ -95,18 +95,7 @@ def _run(
     transport: httpx.BaseTransport | None,
 ) -> RunOutcome:
     started = datetime.now(UTC)
-    parameters = {
-        **run_parameters(
-            request.options,
-            flags=_flag_dict(request.flags),
-            truncation_limit=settings.truncation_limit,
-            base_url=settings.base_url,
-            username=settings.username,
-        ),
-        "method": settings.method.value,
-        "auth": settings.auth.value,
-        "api_versions": settings.versions.as_dict(),
-    }
+    parameters = search_parameters(settings, request.options, request.flags)
     lists: list[TemporaryList] = []
     try:
         with QualysClient(settings.client_config(), transport=transport) as client:
@@ -115,14 +104,15 @@ def _run(
                 request.cve,
                 request.options,
                 method=settings.method,
+                max_parallel=settings.max_parallel,
                 truncation_limit=settings.truncation_limit,
-                progress=_cancellable(progress, cancel),
+                progress=cancellable(progress, cancel),
                 on_search_list=lists.append,
             )
     except (CvesweepError, KeyboardInterrupt) as error:
         if library is not None:
-            failed = _failed_run(request.cve, started, parameters, error, lists)
-            _record_failure(library, failed)
+            failed = failed_run(request.cve, started, parameters, error, lists)
+            record_failure(library, failed)
         if isinstance(error, KeyboardInterrupt):
             raise interrupted(lists) from None
         raise
@@ -136,7 +126,7 @@ def _run(
     except BaseException as error:
         # The ingest rolled back; the run is still recorded, in a transaction of its own.
         release_after_error(result)
-        _record_failure(library, _unstored_run(run, error))
+        record_failure(library, _unstored_run(run, error))
         raise
     return RunOutcome(_with_stats(result, stats), stats)
 
@@ -164,7 +154,7 @@ def _with_stats(result: SearchResult, stats: IngestStats) -> SearchResult:
     return replace(result, summary=replace(result.summary, library=stored))
 
 
-def _cancellable(
+def cancellable(
     progress: ProgressCallback | None, cancel: threading.Event | None
 ) -> ProgressCallback | None:
     if cancel is None:
@@ -180,35 +170,42 @@ def _cancellable(
 
 
 def interrupted(lists: list[TemporaryList]) -> Interrupted:
-    """The error of an interrupted run, naming its search list and whether it is gone."""
+    """The error of an interrupted run, naming its search lists and whether they are gone."""
     if not lists:
-        return Interrupted("interrupted (Ctrl-C or SIGTERM) before a search list was created")
-    search_list = lists[0]
-    if search_list.deleted:
+        return Interrupted("interrupted (Ctrl-C or SIGTERM)")
+    left = [one for one in lists if not one.deleted]
+    ids = ", ".join(str(one.id) for one in lists)
+    plural = "s" if len(lists) > 1 else ""
+    if not left:
         return Interrupted(
-            f"interrupted (Ctrl-C or SIGTERM); the Qualys search list {search_list.id} was deleted"
+            f"interrupted (Ctrl-C or SIGTERM); the Qualys search list{plural} {ids} "
+            f"{'were' if plural else 'was'} deleted"
         )
+    named = ", ".join(f"{one.id} ({one.title})" for one in left)
     return Interrupted(
-        f"interrupted (Ctrl-C or SIGTERM); the Qualys search list {search_list.id} "
-        f"({search_list.title}) could NOT be deleted",
+        f"interrupted (Ctrl-C or SIGTERM); the Qualys search list{'s' if len(left) > 1 else ''} "
+        f"{named} could NOT be deleted",
         hint="run 'cvesweep cleanup' to remove it",
     )
 
 
-def _failed_run(
-    cve: CveId,
+def failed_run(
+    cve: str,
     started: datetime,
     parameters: dict[str, object],
     error: BaseException,
     lists: list[TemporaryList],
 ) -> RunRecord:
+    """The record of a run that failed or was interrupted before it stored anything."""
     was_interrupted = isinstance(error, KeyboardInterrupt | Cancelled)
     if isinstance(error, KeyboardInterrupt):
         message = "interrupted (Ctrl-C or SIGTERM)"
     else:
         message = str(error) or type(error).__name__
-    if lists and not lists[0].deleted:
-        message += f"; search list {lists[0].id} not deleted: run 'cvesweep cleanup'"
+    left = [one.id for one in lists if not one.deleted]
+    if left:
+        ids = ", ".join(map(str, left))
+        message += f"; search list {ids} not deleted: run 'cvesweep cleanup'"
     return RunRecord(
         cve=cve,
         started_at=started,
@@ -217,11 +214,29 @@ def _failed_run(
         error=message,
         parameters=parameters,
         search_list_id=lists[0].id if lists else None,
-        search_list_deleted=lists[0].deleted if lists else False,
+        search_list_deleted=bool(lists) and not left,
     )
 
 
-def _record_failure(library: Library, run: RunRecord) -> None:
+def search_parameters(
+    settings: Settings, options: SearchOptions, flags: StoreFlags
+) -> dict[str, object]:
+    """The JSON-safe ``parameters`` of a run's record (never a secret)."""
+    return {
+        **run_parameters(
+            options,
+            flags=flag_dict(flags),
+            truncation_limit=settings.truncation_limit,
+            base_url=settings.base_url,
+            username=settings.username,
+        ),
+        "method": settings.method.value,
+        "auth": settings.auth.value,
+        "api_versions": settings.versions.as_dict(),
+    }
+
+
+def record_failure(library: Library, run: RunRecord) -> None:
     """Record a failed run; a library failure here is logged, never raised over the error."""
     try:
         library.record_run(run)
@@ -229,7 +244,7 @@ def _record_failure(library: Library, run: RunRecord) -> None:
         log.warning("the failed run could not be recorded: %s", failure)
 
 
-def _flag_dict(flags: StoreFlags) -> dict[str, bool]:
+def flag_dict(flags: StoreFlags) -> dict[str, bool]:
     return {
         "add_assets": flags.add_assets,
         "add_discovered_assets": flags.add_discovered_assets,
