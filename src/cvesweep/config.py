@@ -154,9 +154,7 @@ def _check_value(dotted: str, value: object, path: Path, schema: Mapping[str, Co
     spec = schema.get(dotted)
     if spec is None:
         table = dotted.rpartition(".")[0]
-        known = sorted(
-            k.removeprefix(f"{table}.") for k in schema if k.startswith(f"{table}.")
-        )
+        known = sorted(k.removeprefix(f"{table}.") for k in schema if k.startswith(f"{table}."))
         raise ConfigError(
             f"unknown key {dotted!r} in config file {path}",
             hint=f"the [{table}] table takes: {', '.join(known)}",

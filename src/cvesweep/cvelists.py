@@ -59,9 +59,7 @@ def fold(targets: Iterable[CveTarget]) -> tuple[CveTarget, ...]:
         if target.cve not in seen or (seen[target.cve].kev is None and target.kev is not None):
             seen[target.cve] = target
     if len(seen) > MAX_CVES:
-        raise InputError(
-            "CVE-ID", f"{len(seen):,} CVE ids; a sweep takes at most {MAX_CVES:,}"
-        )
+        raise InputError("CVE-ID", f"{len(seen):,} CVE ids; a sweep takes at most {MAX_CVES:,}")
     return tuple(seen.values())
 
 
