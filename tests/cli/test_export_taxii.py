@@ -210,7 +210,7 @@ def test_after_a_second_search_only_new_and_changed_objects_are_sent(
     changed = {(i, o.get("modified")) for i, o in current.items()} - first
     result = push(filled.url, medallion.collection_url(), "--user", USER)
     assert result.exit_code == 0, result.output
-    assert f", {len(changed):,} sent in 1 requests: {len(changed):,} added" in result.stdout
+    assert f", {len(changed):,} sent in 1 request: {len(changed):,} added" in result.stdout
     assert latest(medallion.objects()) == current
     filled.library.close()
 
@@ -222,7 +222,7 @@ def test_envelopes_stay_within_the_servers_max_content_length(
     result = push(library.url, medallion.collection_url(root="small"), "--user", USER,
                   "--batch-size", "1000")  # fmt: skip
     assert result.exit_code == 0, result.output
-    requests = int(result.stdout.split(" sent in ")[1].split()[0])
+    requests = int(result.stdout.split(" sent in ")[1].split()[0].replace(",", ""))
     assert requests >= body // SMALL_LIMIT + 1 and requests > 1
     assert {o["id"] for o in medallion.objects(root="small")} == set(exported(library))
 

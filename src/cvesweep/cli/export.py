@@ -97,6 +97,7 @@ def taxii(
         str | None,
         typer.Option(
             "--user",
+            metavar="USER",
             help="User name at the TAXII server. The password comes from "
             "CVESWEEP_TAXII_PASSWORD, the config file (0600) or a prompt.",
         ),
@@ -105,7 +106,9 @@ def taxii(
     config: ConfigOpt = None,
     ca_bundle: Annotated[
         Path | None,
-        typer.Option("--ca-bundle", help="PEM file of CA certificates to verify the server with."),
+        typer.Option(
+            "--ca-bundle", metavar="PATH", help="PEM file of CA certificates to verify the server."
+        ),
     ] = None,
     no_verify_ssl: Annotated[
         bool,
@@ -115,6 +118,7 @@ def taxii(
         int,
         typer.Option(
             "--batch-size",
+            metavar="N",
             min=1,
             max=1000,
             help="Objects per request, at most (the server's max_content_length bounds the bytes).",
@@ -122,7 +126,9 @@ def taxii(
     ] = 500,
     wait: Annotated[
         float,
-        typer.Option("--wait", min=0, help="Seconds to wait for each request to complete."),
+        typer.Option(
+            "--wait", metavar="SECONDS", min=0, help="Seconds to wait for each request to complete."
+        ),
     ] = 300.0,
     db: DbOpt = None,
     debug: DebugOpt = False,
@@ -190,7 +196,8 @@ def _report_push(url: str, report: PushReport) -> None:
     """Print what the push did; raise ExportError (exit 1) when an object was not added."""
     typer.echo(
         f"pushed to {url}: {report.objects:,} objects, {report.skipped:,} already there, "
-        f"{report.sent:,} sent in {report.batches:,} requests: {report.succeeded:,} added, "
+        f"{report.sent:,} sent in {report.batches:,} request{'' if report.batches == 1 else 's'}: "
+        f"{report.succeeded:,} added, "
         f"{report.failed:,} failed, {report.pending:,} pending"
     )
     if report.ok:
