@@ -213,6 +213,13 @@ def test_writes_and_unknown_resources_are_taxii_errors(
     assert reply.json()["http_status"] == str(status)
 
 
+def test_a_taxii_url_without_its_final_slash_redirects_to_it(web: WebClient) -> None:
+    reply = get(web, "/taxii2/cvesweep/collections", params={"x": "1"})
+    assert reply.status_code == 307
+    assert reply.headers["location"] == "/taxii2/cvesweep/collections/?x=1"
+    assert get(web, "/taxii2/cvesweep/nothing/").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("accept", "status"),
     [

@@ -31,6 +31,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -173,8 +174,12 @@ def get_manifest(collection_id: str, request: Request, web: Web) -> Response:
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def not_found(rest: str) -> Response:
-    """Anything else under /taxii2/: a TAXII 404."""
+def not_found(rest: str, request: Request) -> Response:
+    """Anything else under /taxii2/: a TAXII 404; a GET without the final slash TAXII URLs
+    have is redirected to the URL with it."""
+    if request.method == "GET" and rest and not rest.endswith("/"):
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{request.url.path}/{query}", status_code=307)
     raise HTTPException(404, "no such TAXII resource on this server")
 
 
