@@ -123,3 +123,14 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_targets(id_files=[str(tmp_path / "missing.txt")])
     assert "missing.txt" in str(caught.value)
+
+
+def test_a_cell_past_the_csv_field_limit_is_an_input_error() -> None:
+    text = 'cveID,vendor\nCVE-2021-44228,"' + "x" * 200_000 + '"\n'
+    with pytest.raises(InputError, match="not a readable CSV"):
+        from_id_file("big.csv", text)
+
+
+def test_a_catalog_nested_too_deeply_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="nested too deeply"):
+        from_kev("deep.json", "[" * 100_000 + "]" * 100_000)

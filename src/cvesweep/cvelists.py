@@ -93,6 +93,13 @@ def read_text(path: str, stream: IO[bytes] | None = None) -> str:
 
 def from_id_file(name: str, text: str) -> list[CveTarget]:
     """The ids of an id file or of a CSV with a ``cveID``/``cve`` column (see module doc)."""
+    try:
+        return _from_id_file(name, text)
+    except csv.Error as exc:  # e.g. a cell past the csv module's field size limit
+        raise InputError(name, f"not a readable CSV or id list: {exc}") from None
+
+
+def _from_id_file(name: str, text: str) -> list[CveTarget]:
     first = next((line for line in text.splitlines() if line.strip()), "")
     if _csv_column(first) is not None:
         return _from_csv(name, text)
@@ -145,6 +152,8 @@ def from_kev(
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(name, f"not JSON: {exc.msg} (line {exc.lineno})") from None
+    except RecursionError:
+        raise InputError(name, "not a CISA KEV catalog: nested too deeply") from None
     entries = document.get("vulnerabilities") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise InputError(name, "not a CISA KEV catalog: no 'vulnerabilities' list")

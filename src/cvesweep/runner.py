@@ -185,7 +185,7 @@ def interrupted(lists: list[TemporaryList]) -> Interrupted:
     return Interrupted(
         f"interrupted (Ctrl-C or SIGTERM); the Qualys search list{'s' if len(left) > 1 else ''} "
         f"{named} could NOT be deleted",
-        hint="run 'cvesweep cleanup' to remove it",
+        hint="run 'cvesweep cleanup --older-than 0' to remove it",
     )
 
 
@@ -205,7 +205,7 @@ def failed_run(
     left = [one.id for one in lists if not one.deleted]
     if left:
         ids = ", ".join(map(str, left))
-        message += f"; search list {ids} not deleted: run 'cvesweep cleanup'"
+        message += f"; search list {ids} not deleted: run 'cvesweep cleanup --older-than 0'"
     return RunRecord(
         cve=cve,
         started_at=started,

@@ -155,3 +155,17 @@ def test_a_list_that_cannot_be_deleted_is_named_on_stderr_and_in_the_run(
     assert recorded.outcome == "interrupted" and not recorded.search_list_deleted
     assert recorded.search_list_id == left["id"]
     assert "not deleted" in (recorded.error or "")
+
+
+def test_a_second_signal_does_not_stop_the_clean_up_of_a_list_created_in_flight(
+    live: Callable[[Faults], Run],
+) -> None:
+    run = live(Faults(reply_latency=30.0, latency_endpoint="search_list"))
+    run.wait_until(lambda s: bool(s["search_lists"]), "the list was created")
+    _set_faults(run, reply_latency=0.0)
+    run.process.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # the clean-up is under way: a second signal must wait for it
+    run.process.send_signal(signal.SIGTERM)
+    _, err = run.process.communicate(timeout=60)
+    assert run.process.returncode in (130, -signal.SIGTERM), err
+    assert run.sim.open_lists() == [], err

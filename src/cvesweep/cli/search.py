@@ -297,7 +297,7 @@ def _search_one(
     if listed and summary is not None and not summary.search_list_deleted:
         warn(
             f"the Qualys search list {summary.search_list_id} could not be deleted; "
-            "run 'cvesweep cleanup' to remove it"
+            "run 'cvesweep cleanup --older-than 0' to remove it"
         )
     if summary is not None and summary.no_qid:
         warn(no_qid_message(result.cve))
@@ -328,7 +328,7 @@ def _sweep(
     if left:
         warn(
             f"the Qualys search lists {', '.join(map(str, left))} could not be deleted; "
-            "run 'cvesweep cleanup' to remove them"
+            "run 'cvesweep cleanup --older-than 0' to remove them"
         )
     if summary.cves_without_qid:
         warn(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -180,18 +182,40 @@ def _never_connected(error: QualysConnectionError) -> bool:
 
 
 def _delete_by_title(client: QualysClient, title: str) -> None:
-    """Find the list titled ``title`` and delete it: one patient try each, errors logged."""
+    """Find the list titled ``title`` and delete it (signals held meanwhile); errors logged."""
+    # A signal held by interrupts_deferred() is raised when the block ends: after the work.
+    with interrupts_deferred():
+        try:
+            for list_id, found in list_all(client):
+                if found == title:
+                    delete(client, list_id, patient=False)
+                    log.info("search list %d (%s) created in flight was deleted", list_id, title)
+        except CvesweepError as failure:
+            log.warning(
+                "a search list titled %r may be left in Qualys (%s); "
+                "run 'cvesweep cleanup --older-than 0'",
+                title,
+                failure,
+            )
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (main thread) for the few calls of a clean-up already under way.
+
+    A second Ctrl-C would otherwise stop the clean-up the first one started and leave the
+    list behind; the held signal is delivered when the block ends. Elsewhere (the web UI's
+    threads, which get no signals) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        for list_id, found in list_all(client):
-            if found == title:
-                delete(client, list_id, patient=False)
-                log.info("search list %d (%s) created in flight was deleted", list_id, title)
-    except (CvesweepError, KeyboardInterrupt) as failure:
-        log.warning(
-            "a search list titled %r may be left in Qualys (%s); run 'cvesweep cleanup'",
-            title,
-            failure or type(failure).__name__,
-        )
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _delete(client: QualysClient, temp: TemporaryList) -> None:
@@ -209,10 +233,12 @@ def _delete(client: QualysClient, temp: TemporaryList) -> None:
 
 
 def _last_try(client: QualysClient, temp: TemporaryList) -> None:
-    try:
-        delete(client, temp.id, patient=False)
-        temp.deleted = True
-        temp.delete_error = None
-    except (CvesweepError, KeyboardInterrupt) as failure:
-        temp.delete_error = failure
-        log.warning("search list %d (%s) was not deleted: interrupted", temp.id, temp.title)
+    # A signal held by interrupts_deferred() is raised when the block ends: after the record.
+    with interrupts_deferred():
+        try:
+            delete(client, temp.id, patient=False)
+            temp.deleted = True
+            temp.delete_error = None
+        except CvesweepError as failure:
+            temp.delete_error = failure
+            log.warning("search list %d (%s) was not deleted: %s", temp.id, temp.title, failure)
