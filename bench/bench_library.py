@@ -1,9 +1,10 @@
-"""Benchmark of the threat-library ingest against a stdlib sqlite3 floor; prints figures.
+"""Benchmark of the threat-library ingest: a stdlib sqlite3 floor, and SQLite against PostgreSQL.
 
 Usage (from the repository root)::
 
     .venv/bin/python bench/bench_library.py                      # 100,000 hosts, 500,000 detections
     .venv/bin/python bench/bench_library.py --hosts 20000        # a quicker run
+    .venv/bin/python bench/bench_library.py --store-hosts 27371 --skip-floor
 
 Each measurement runs in a fresh subprocess (``--worker NAME DIR``) that prints one JSON
 line with its timings and its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``):
@@ -16,15 +17,25 @@ line with its timings and its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``
   before the clock starts), in one transaction, into a table shaped like ``findings``
   (same columns, same unique key, WAL). Its worker's RSS holds all rows at once; only the
   ingest worker has the 200 MiB target.
+* ``store``: the same generator's result of ``--store-hosts`` hosts (27,371 by default: the
+  size of the CVE-2021-44228 result on the simulator's 200,000-host fleet when issue 10 was
+  filed) stored into a fresh library, on SQLite and on PostgreSQL in turn, twice each,
+  alternating; the best time of each and their ratio are printed (goal: PostgreSQL within
+  1.5 x SQLite). The PostgreSQL server is ``CVESWEEP_TEST_PG_URL`` when set, else a
+  throwaway cluster started for the run (tests/pg_cluster.py) with crash-safe settings:
+  ``fsync`` on, ``synchronous_commit=off`` — what SQLite's ``synchronous=NORMAL`` in WAL mode
+  promises (a crash may lose the last commits, never corrupt). Without a server the
+  PostgreSQL figure is skipped, saying why.
 
 Targets (issue 4): first ingest within 3 x the floor, re-ingest no slower than the first,
-peak RSS under 200 MiB.
+peak RSS under 200 MiB. Issue 10: PostgreSQL store within 1.5 x SQLite's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -49,6 +60,21 @@ from cvesweep.models import (
     Tag,
 )
 from cvesweep.spool import HostSpool
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.pg_cluster
+from tests.pg_cluster import (
+    Server,
+    Unavailable,
+    server_from_environment,
+    start_cluster,
+)
+
+STORE_HOSTS = 27_371
+STORE_URL_ENV = "CVESWEEP_BENCH_STORE_URL"  # the store worker's library (a child's env only)
+ROUNDS = 2
+PG_GOAL = 1.5
+# Crash-safe (fsync on), committing like SQLite's synchronous=NORMAL in WAL mode.
+BENCH_SERVER_OPTIONS = "-c synchronous_commit=off -c max_wal_size=4GB"
 
 DETECTIONS_PER_HOST = 5
 CVE = CveId("CVE-2021-44228")
@@ -170,6 +196,60 @@ def worker_floor(hosts: int, directory: str) -> dict[str, object]:
     return {"floor_s": elapsed, "floor_rows": count}
 
 
+def worker_store(hosts: int, directory: str, url: str | None) -> dict[str, object]:
+    """Store the result of ``hosts`` synthetic hosts into the fresh library at ``url`` (a
+    SQLite file in ``directory`` when None); the wall time and CPU time of that one ingest:
+    this process's, and the PostgreSQL server process's when it runs on this machine."""
+    from cvesweep.library import Library, RunRecord, StoreFlags
+
+    result = build_result(hosts, directory)
+    assert isinstance(result.hosts, HostSpool)
+    target = url or f"sqlite:///{Path(directory) / 'library.db'}"
+    with Library.open(target, create=True) as library:
+        now = datetime.now(UTC)
+        run = RunRecord.from_result(result, started_at=now, finished_at=now, parameters={})
+        server = _server_pid(library.engine)
+        cpu, server_cpu = _cpu_s(), _process_cpu_s(server)
+        started = time.perf_counter()
+        stats = library.ingest(result, StoreFlags(), run)
+        elapsed = time.perf_counter() - started
+        cpu, server_cpu = _cpu_s() - cpu, _process_cpu_s(server) - server_cpu
+        if server is not None and _server_pid(library.engine) != server:
+            server_cpu = float("nan")  # the ingest ran on another server process
+    result.hosts.close()
+    return {
+        "store_s": elapsed,
+        "client_cpu_s": cpu,
+        "server_cpu_s": server_cpu,
+        "stats": stats.__dict__,
+        "detections": result.hosts.detections,
+    }
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_pid(engine: Any) -> int | None:
+    """The PostgreSQL server process of the engine's (pooled) connection; None for SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+
+
+def _process_cpu_s(pid: int | None) -> float:
+    """CPU seconds of process ``pid`` (0 for None; NaN when it is not on this machine)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_ingest(hosts: int, directory: str) -> dict[str, object]:
     from cvesweep.library import Library, RunRecord, StoreFlags
 
@@ -203,14 +283,11 @@ def _row_counts(library: Any) -> dict[str, int]:
     return counts
 
 
-def run_worker(name: str, hosts: int) -> dict[str, Any]:
+def run_worker(name: str, hosts: int, url: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cvesweep-bench-") as directory:
-        output = subprocess.run(
-            [sys.executable, __file__, "--worker", name, directory, "--hosts", str(hosts)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        command = [sys.executable, __file__, "--worker", name, directory, "--hosts", str(hosts)]
+        env = {**os.environ, STORE_URL_ENV: url} if url else None  # never in argv
+        output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return figures
 
@@ -218,15 +295,58 @@ def run_worker(name: str, hosts: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100_000)
+    parser.add_argument("--store-hosts", type=int, default=STORE_HOSTS)
+    parser.add_argument("--skip-floor", action="store_true", help="only the store comparison")
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "DIR"))
     args = parser.parse_args()
     if args.worker:
         name, directory = args.worker
-        figures = (worker_floor if name == "floor" else worker_ingest)(args.hosts, directory)
+        if name == "store":
+            figures = worker_store(args.hosts, directory, os.environ.get(STORE_URL_ENV))
+        else:
+            figures = (worker_floor if name == "floor" else worker_ingest)(args.hosts, directory)
         figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(figures))
         return
-    report(args.hosts, run_worker("floor", args.hosts), run_worker("ingest", args.hosts))
+    if not args.skip_floor:
+        report(args.hosts, run_worker("floor", args.hosts), run_worker("ingest", args.hosts))
+    compare_backends(args.store_hosts)
+
+
+def compare_backends(hosts: int) -> None:
+    """Store the same result on SQLite and PostgreSQL, alternating; print best times, ratio."""
+    print(f"library store, SQLite against PostgreSQL: {hosts:,} hosts (best of {ROUNDS})")
+    try:
+        server = postgres_server()
+    except Unavailable as exc:
+        alone = min(float(run_worker("store", hosts)["store_s"]) for _ in range(ROUNDS))
+        print(f"  SQLite    : {alone:.2f} s")
+        print(f"  PostgreSQL: skipped: {exc}")
+        return
+    runs: dict[str, list[dict[str, Any]]] = {"SQLite": [], "PostgreSQL": []}
+    try:
+        for _ in range(ROUNDS):
+            runs["SQLite"].append(run_worker("store", hosts))
+            with server.database() as url:
+                runs["PostgreSQL"].append(run_worker("store", hosts, url))
+    finally:
+        server.stop()
+    best = {name: min(found, key=lambda f: float(f["store_s"])) for name, found in runs.items()}
+    for name, found in runs.items():
+        figures = best[name]
+        cpu = f"CPU {float(figures['client_cpu_s']):.2f} s"
+        if name == "PostgreSQL":
+            cpu += f" + server {float(figures['server_cpu_s']):.2f} s"
+        times = ", ".join(f"{float(f['store_s']):.2f}" for f in found)
+        print(f"  {name:<10}: {float(figures['store_s']):.2f} s  ({cpu}; runs: {times})")
+    ratio = float(best["PostgreSQL"]["store_s"]) / float(best["SQLite"]["store_s"])
+    verdict = "OK" if ratio <= PG_GOAL else "MISSED"
+    print(f"  PostgreSQL / SQLite: {ratio:.2f} x [goal <= {PG_GOAL:.2f}] {verdict}")
+
+
+def postgres_server() -> Server:
+    """CVESWEEP_TEST_PG_URL's server, else a throwaway cluster. Raises Unavailable."""
+    return server_from_environment() or start_cluster(BENCH_SERVER_OPTIONS)
 
 
 def report(hosts: int, floor: dict[str, Any], ingest: dict[str, Any]) -> None:

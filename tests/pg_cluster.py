@@ -158,8 +158,9 @@ def server_from_environment() -> Server | None:
     return server
 
 
-def start_cluster() -> Server:
-    """Start a throwaway cluster (see the module docstring). Raises Unavailable."""
+def start_cluster(options: str = SERVER_OPTIONS) -> Server:
+    """Start a throwaway cluster (see the module docstring) with the server ``options``
+    (``-c name=value`` ones). Raises Unavailable."""
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
@@ -173,7 +174,7 @@ def start_cluster() -> Server:
         data = directory / "data"
         _run(user, [str(initdb), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                     "--locale=C", "--no-sync", "--no-instructions"])  # fmt: skip
-        port = _start(user, pg_ctl, directory)
+        port = _start(user, pg_ctl, directory, options)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -216,14 +217,14 @@ def _server_user() -> str | None:
     return "postgres"
 
 
-def _start(user: str | None, pg_ctl: Path, directory: Path) -> int:
+def _start(user: str | None, pg_ctl: Path, directory: Path, options: str) -> int:
     """Start the server at a free loopback port (three tries: a port may be taken meanwhile)."""
     last = ""
     for _ in range(3):
         port = _free_port()
-        options = f"-h 127.0.0.1 -p {port} -k {directory} {SERVER_OPTIONS}"
+        listen = f"-h 127.0.0.1 -p {port} -k {directory} {options}"
         done = _run(user, [str(pg_ctl), "-D", str(directory / "data"), "-l",
-                           str(directory / "server.log"), "-o", options, "-w",
+                           str(directory / "server.log"), "-o", listen, "-w",
                            "-t", str(START_TIMEOUT_S), "start"], check=False)  # fmt: skip
         if done.returncode == 0:
             return port
