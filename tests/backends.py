@@ -10,9 +10,10 @@ A pytest plugin (loaded by ``tests/conftest.py``):
   when set (an unreachable one is an error), else a throwaway cluster started here
   (:mod:`tests.pg_cluster`) and stopped at the end. When none can be started the
   PostgreSQL variants are SKIPPED with the reason (``-ra`` prints it), never silently.
-* :func:`library_url_for` — the URL of a new, empty library on a backend: a SQLite file
-  that does not exist yet, or a PostgreSQL database created for the test (or module) and
-  dropped after it.
+* :func:`library_url_for` — the URL of a new library on a backend: a SQLite file that does
+  not exist yet, or a PostgreSQL database created for the test (or module) and dropped
+  after it, empty or (for tests that do not test the schema's creation) holding the
+  current schema.
 
 PostgreSQL variants carry the ``postgres`` marker: ``pytest -m postgres`` runs only them.
 """
@@ -71,11 +72,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @contextmanager
-def library_url_for(request: pytest.FixtureRequest, backend: str, directory: Path) -> Iterator[str]:
-    """The URL of a new, empty library on ``backend`` (a SQLite file in ``directory``)."""
+def library_url_for(
+    request: pytest.FixtureRequest, backend: str, directory: Path, *, made: bool = False
+) -> Iterator[str]:
+    """The URL of a new library on ``backend``: a SQLite file in ``directory`` that does
+    not exist yet, or a new PostgreSQL database — empty, or with ``made`` already holding
+    the current schema (as the first search would leave it, without its 0.2 s)."""
     if backend == SQLITE:
         yield f"sqlite:///{directory / 'library.db'}"
         return
     server: Server = request.getfixturevalue("postgres_server")
-    with server.database() as url:
+    with server.database(library=made) as url:
         yield url

@@ -42,9 +42,13 @@ def library_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) ->
 
 
 @pytest.fixture
-def library(library_url: str) -> Iterator[Library]:
-    """A fresh, open library (schema created) at ``library_url``."""
-    with Library.open(library_url, create=True) as opened:
+def library(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Library]:
+    """A fresh, open library with its schema, one test per backend (on PostgreSQL a new
+    database holding the empty schema; creating it is what the ``library_url`` tests test)."""
+    with (
+        library_url_for(request, backend, tmp_path, made=True) as url,
+        Library.open(url, create=True) as opened,
+    ):
         yield opened
 
 

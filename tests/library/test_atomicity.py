@@ -94,15 +94,13 @@ def add_failing_trigger(library: Library, after: int = 40) -> None:
             connection.execute(text(statement.format(after=after)))
 
 
-def test_database_failure_on_the_nth_insert_rolls_everything_back(
-    used_library: Library, library_url: str
-) -> None:
+def test_database_failure_on_the_nth_insert_rolls_everything_back(used_library: Library) -> None:
     add_failing_trigger(used_library)
     before = dump(used_library.engine)
     with pytest.raises(LibraryError) as caught:
         ingest(used_library, fleet(60))
     message = str(caught.value)
-    assert "injected failure" in message and display_url(library_url) in message
+    assert "injected failure" in message and display_url(used_library.url) in message
     assert dump(used_library.engine) == before
 
 

@@ -30,10 +30,11 @@ TABLES = {
 }
 
 
-def test_open_creates_every_table_and_records_the_version(library: Library) -> None:
-    assert set(inspect(library.engine).get_table_names()) == TABLES
-    with library.engine.connect() as connection:
-        assert connection.scalar(select(meta.c.value)) == str(SCHEMA_VERSION)
+def test_open_creates_every_table_and_records_the_version(library_url: str) -> None:
+    with Library.open(library_url, create=True) as library:
+        assert set(inspect(library.engine).get_table_names()) == TABLES
+        with library.engine.connect() as connection:
+            assert connection.scalar(select(meta.c.value)) == str(SCHEMA_VERSION)
 
 
 @SQLITE_ONLY

@@ -134,9 +134,10 @@ def qualys(qualys_server: Qualys) -> Iterator[Qualys]:
 
 @pytest.fixture
 def library_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
-    """A library that does not exist yet, once per backend: a SQLite file in the test's
-    temporary directory, or a new PostgreSQL database (tests/backends.py)."""
-    with library_url_for(request, backend, tmp_path) as url:
+    """A new library, once per backend: a SQLite file in the test's temporary directory, or
+    a new PostgreSQL database holding the empty schema (tests/backends.py; creating it is
+    tested in tests/library)."""
+    with library_url_for(request, backend, tmp_path, made=True) as url:
         yield url
 
 
@@ -154,7 +155,8 @@ def shared_apps(
     Each call returns a new client (fresh cookies) of the shared app.
     """
     owners: dict[tuple[object, ...], WebClient] = {}
-    with library_url_for(request, request.param, tmp_path_factory.mktemp("shared")) as url:
+    directory = tmp_path_factory.mktemp("shared")
+    with library_url_for(request, request.param, directory, made=True) as url:
 
         def make(**keywords: Any) -> WebClient:
             key = tuple(sorted(keywords.items()))
