@@ -135,10 +135,12 @@ _LIST_TAGS = frozenset(
         "VULNERABILITY_DETECTION_SOURCES",
     }
 )
-
-
-# The key of the first QDS child's severity attribute ("" when it has none) in the values of
-# _children: not an element name (it holds a blank), so no element can overwrite it.
+# What detection 4.0/5.0 and CVE detection added: read by _v5_value, turned into fields by
+# _v5_fields only when one of them is present (older replies skip both).
+_V5_TAGS = _LIST_TAGS | {"VULN_CVE", "QDS", "LATEST_VULNERABILITY_DETECTION_SOURCE"}
+# Keys of _children's values that are not element names (they hold a blank): whether a
+# _V5_TAGS element was seen, and the first QDS child's severity attribute ("" if none).
+_V5_SEEN = "v5 seen"
 _QDS_SEVERITY = "QDS severity"
 
 
@@ -148,15 +150,23 @@ def _children(element: etree._Element) -> dict[Any, str]:
         text = child.text
         if text is not None and (text := text.strip()):  # CDATA may be wrapped in blanks
             tag = child.tag
-            if tag in values:
-                if tag in _LIST_TAGS:
-                    text = f"{values[tag]},{text}"
-            elif tag == "QDS" and _QDS_SEVERITY not in values:
-                values[_QDS_SEVERITY] = child.get("severity") or ""
-            values[tag] = text
+            if tag in _V5_TAGS:
+                _v5_value(values, tag, text, child)
+            else:
+                values[tag] = text
         elif _QDS_SEVERITY not in values and child.tag == "QDS":  # an empty first QDS
             values[_QDS_SEVERITY] = child.get("severity") or ""
     return values
+
+
+def _v5_value(values: dict[Any, str], tag: str, text: str, child: etree._Element) -> None:
+    values[_V5_SEEN] = ""
+    if tag in values:
+        if tag in _LIST_TAGS:
+            text = f"{values[tag]},{text}"
+    elif tag == "QDS" and _QDS_SEVERITY not in values:
+        values[_QDS_SEVERITY] = child.get("severity") or ""
+    values[tag] = text
 
 
 def _items(value: str | None) -> tuple[str, ...]:
@@ -176,8 +186,6 @@ def _detection(element: etree._Element) -> Detection:
     qid = get("QID") or get("ASSOCIATED_QID")  # ASSOCIATED_QID: a CVE_DETECTION
     if qid is None:
         raise ValueError("a DETECTION has no QID")
-    vuln_cve = get("VULN_CVE")  # a CVE_DETECTION's one CVE
-    qds = get("QDS")
     return Detection(
         qid=Qid(int(qid)),
         type=get("TYPE"),
@@ -196,21 +204,27 @@ def _detection(element: etree._Element) -> Detection:
         is_ignored=_flag(get("IS_IGNORED")),
         is_disabled=_flag(get("IS_DISABLED")),
         unique_vuln_id=_number(get("UNIQUE_VULN_ID")),
-        cves=_items(get("CVE")) if vuln_cve is None else (vuln_cve,),
-        qds=None if qds is None else int(qds),
-        qds_severity=None if qds is None else _severity(get(_QDS_SEVERITY)),
-        mitre_tactic_ids=_items(get("MITRE_TACTIC_ID")),
-        mitre_tactic_names=_items(get("MITRE_TACTIC_NAME")),
-        mitre_technique_ids=_items(get("MITRE_TECHNIQUE_ID")),
-        mitre_technique_names=_items(get("MITRE_TECHNIQUE_NAME")),
-        detection_sources=_items(get("VULNERABILITY_DETECTION_SOURCES")),
-        latest_detection_source=get("LATEST_VULNERABILITY_DETECTION_SOURCE"),
+        **(_v5_fields(values) if _V5_SEEN in values else {}),
     )
 
 
-def _severity(value: str | None) -> str | None:
-    """The first ``QDS``'s ``severity`` attribute, upper-case (``CRITICAL``); blank → None."""
-    return value.strip().upper() if value else None
+def _v5_fields(values: dict[Any, str]) -> dict[str, Any]:
+    """The Detection fields of the elements detection 4.0/5.0 and CVE detection added."""
+    get = values.get
+    vuln_cve = get("VULN_CVE")  # a CVE_DETECTION's one CVE
+    qds = get("QDS")
+    severity = get(_QDS_SEVERITY)
+    return {
+        "cves": _items(get("CVE")) if vuln_cve is None else (vuln_cve,),
+        "qds": None if qds is None else int(qds),
+        "qds_severity": severity.strip().upper() if qds is not None and severity else None,
+        "mitre_tactic_ids": _items(get("MITRE_TACTIC_ID")),
+        "mitre_tactic_names": _items(get("MITRE_TACTIC_NAME")),
+        "mitre_technique_ids": _items(get("MITRE_TECHNIQUE_ID")),
+        "mitre_technique_names": _items(get("MITRE_TECHNIQUE_NAME")),
+        "detection_sources": _items(get("VULNERABILITY_DETECTION_SOURCES")),
+        "latest_detection_source": get("LATEST_VULNERABILITY_DETECTION_SOURCE"),
+    }
 
 
 def _tags(element: etree._Element) -> tuple[Tag, ...]:
