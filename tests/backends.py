@@ -53,7 +53,10 @@ def postgres_server() -> Iterator[Server]:
     except Unavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     if given is not None:
-        yield given
+        try:
+            yield given
+        finally:
+            given.stop()  # drops the databases made here; leaves the server running
         return
     try:
         started = start_cluster()
