@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cvesweep.library import Library, RunRecord, StoreFlags, run_parameters
 from cvesweep.library.schema import (
@@ -165,3 +167,33 @@ def test_insert_rows_binds_each_value_to_its_column(
         insert_rows(connection, tags, columns, [tuple(values.get(c, stamp) for c in columns)])
         stored = connection.execute(select(tags.c.object_id, tags.c.name, tags.c.created_at))
         assert tuple(stored.one()) == (values["object_id"], "Site 01", when)
+
+
+def cve_row(connection: Any, value: str) -> tuple[Any, ...]:
+    stamp = driver_value(connection, objects.c.created_at, STARTED)
+    return ("indicator", "CVE", value, None, stamp, stamp)
+
+
+OBJECT_COLUMNS = ("kind", "type", "value", "description", "created_at", "updated_at")
+
+
+def test_insert_rows_skips_rows_another_writer_stored_and_keeps_the_order(
+    library: Library,
+) -> None:
+    # What a concurrent writer causes: a key stored between the lookup and the insert. On
+    # PostgreSQL the COPY fails on it and the rows go through ON CONFLICT DO NOTHING instead.
+    with library.engine.begin() as connection:
+        insert_rows(connection, objects, OBJECT_COLUMNS, [cve_row(connection, "CVE-2021-0002")])
+        batch = [
+            cve_row(connection, v) for v in ("CVE-2021-0003", "CVE-2021-0002", "CVE-2021-0001")
+        ]
+        insert_rows(connection, objects, OBJECT_COLUMNS, batch, ignore_conflicts=True)
+        stored = connection.execute(select(objects.c.value).order_by(objects.c.id)).scalars()
+        assert list(stored) == ["CVE-2021-0002", "CVE-2021-0003", "CVE-2021-0001"]
+
+
+def test_insert_rows_without_ignore_conflicts_refuses_a_stored_key(library: Library) -> None:
+    with library.engine.connect() as connection, connection.begin():
+        insert_rows(connection, objects, OBJECT_COLUMNS, [cve_row(connection, "CVE-2021-0002")])
+        with pytest.raises(IntegrityError):
+            insert_rows(connection, objects, OBJECT_COLUMNS, [cve_row(connection, "CVE-2021-0002")])
