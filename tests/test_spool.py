@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from cvesweep.simulator.app import DEFAULT_PASSWORD, DEFAULT_USERNAME, Simulator
 from cvesweep.simulator.faults import Faults
 from cvesweep.simulator.fleet import Fleet
 from cvesweep.simulator.server import SimulatorServer
-from cvesweep.spool import HostSpool
+from cvesweep.spool import FRAME_DETECTIONS, FRAME_HOSTS, HostSpool, host_from_row, host_row
 
 
 def host(i: int) -> Host:
@@ -42,6 +43,75 @@ def test_hosts_come_back_in_order_and_can_be_read_twice() -> None:
         assert [h.id for h in spool] == [1, 2, 3, 4, 5]
         assert list(spool) == [host(i) for i in range(1, 6)]
         assert (spool.hosts, spool.detections) == (5, 5)
+
+
+def full_host(i: int) -> Host:
+    """A host with every field set, booleans, empty and repeated values included."""
+    detection = Detection(
+        qid=Qid(376157 + i), type="Confirmed", severity=5, status="Active", port=443,
+        protocol="tcp", ssl=True, results="Ünïcode\tand\nlines", first_found="2024-01-01T00:00:00Z",
+        last_found="2024-04-01T00:00:00Z", times_found=3, last_test="t", last_update="u",
+        last_fixed=None, is_ignored=False, is_disabled=False, unique_vuln_id=10**12 + i,
+        cves=("CVE-2021-44228", "CVE-2021-45046"), qds=95, qds_severity="CRITICAL",
+        mitre_tactic_ids=("TA0001",), mitre_tactic_names=("Initial Access",),
+        mitre_technique_ids=(), mitre_technique_names=(), detection_sources=("Cloud Agent",),
+        latest_detection_source="Cloud Agent",
+    )  # fmt: skip
+    return Host(
+        id=HostId(i), ip=None, ipv6="2001:db8::1", tracking_method="AGENT", os="Linux",
+        dns="", fqdn="h.example.com", netbios="H", last_scan="s", last_vm_scanned="v",
+        tags=(Tag("PCI", 7), Tag("no id")), detections=(detection, detection),
+    )  # fmt: skip
+
+
+def test_a_row_gives_back_an_equal_host_of_the_same_types() -> None:
+    original = full_host(9)
+    again = host_from_row(host_row(original))
+    assert again == original
+    assert type(again.detections[0].ssl) is bool and type(again.detections) is tuple
+
+
+@pytest.mark.parametrize("hosts", [FRAME_HOSTS - 1, FRAME_HOSTS, 2 * FRAME_HOSTS + 3])
+def test_hosts_across_frames_come_back_in_order(hosts: int) -> None:
+    with HostSpool() as spool:
+        for i in range(hosts):
+            spool.append(full_host(i))
+        assert [h.id for h in spool] == list(range(hosts))
+        assert [row[0] for row in spool.rows()] == list(range(hosts))
+        assert (spool.hosts, spool.detections) == (hosts, 2 * hosts)
+
+
+def test_a_frame_ends_early_for_a_host_with_many_detections() -> None:
+    many = replace(host(1), detections=host(1).detections * (FRAME_DETECTIONS + 1))
+    with HostSpool() as spool:
+        spool.append(host(0))
+        spool.append(many)
+        spool.append(host(2))
+        assert [len(h.detections) for h in spool] == [1, FRAME_DETECTIONS + 1, 1]
+
+
+def test_rollback_inside_a_frame_forgets_the_unwritten_hosts() -> None:
+    with HostSpool() as spool:
+        for i in range(FRAME_HOSTS + 5):
+            spool.append(host(i))
+        mark = spool.mark()
+        for i in range(1000, 1000 + FRAME_HOSTS + 7):  # one frame written, some rows pending
+            spool.append(host(i))
+        spool.rollback(mark)
+        spool.append(host(5000))
+        assert [h.id for h in spool][-2:] == [FRAME_HOSTS + 4, 5000]
+        assert len(spool) == FRAME_HOSTS + 6
+
+
+def test_absorb_appends_another_spool_with_its_unwritten_hosts() -> None:
+    with HostSpool() as first, HostSpool() as second:
+        first.append(host(1))
+        for i in (2, 3):
+            second.append(host(i))
+        first.absorb(second)
+        first.append(host(4))
+        assert [h.id for h in first] == [1, 2, 3, 4]
+        assert (first.hosts, first.detections) == (4, 4)
 
 
 def test_rollback_forgets_a_failed_page() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from cvesweep.errors import ExportError
 from cvesweep.export import OutputFormat, write_result, write_summary
+from cvesweep.export.jsonout import DETECTION_KEYS, detection_record, host_record
 from cvesweep.models import (
     CveId,
     Detection,
@@ -24,6 +25,7 @@ from cvesweep.models import (
     SearchSummary,
     Tag,
 )
+from cvesweep.spool import HostSpool
 
 OPTIONS = SearchOptions(
     ips=("10.0.0.1", "10.1.0.0-10.1.0.255"),
@@ -180,11 +182,32 @@ def test_json_is_exactly_the_contract() -> None:
     assert list(parsed["hosts"][0]) == list(EXPECTED_JSON["hosts"][0])  # type: ignore[index]
 
 
+def test_json_from_a_spool_is_byte_for_byte_json_dumps_of_each_host_record() -> None:
+    odd = replace(
+        V6, os="Ünïcode \"quoted\" \\ back\tslash\n\u2028", dns="", fqdn="fq.example.com",
+        tags=(Tag("ü"), Tag("")),
+        detections=(replace(WEB.detections[0], cves=("CVE-1", "CVE-2"), qds=0,
+                            mitre_tactic_names=("Initial Access",), qds_severity=""),),
+    )  # fmt: skip
+    hosts = [WEB, V6, odd, Host(id=HostId(1))]
+    expected = [json.dumps(host_record(host)) for host in hosts]
+    with HostSpool() as spool:
+        for host in hosts:
+            spool.append(host)
+        for source in (spool, hosts, iter(hosts)):
+            lines = render(OutputFormat.JSON, result(source)).splitlines()[2:-2]
+            assert [line.strip().rstrip(",") for line in lines] == expected
+
+
 def test_json_has_one_host_per_line() -> None:
     lines = render(OutputFormat.JSON, result()).splitlines()
     assert len(lines) == 6
     assert json.loads(lines[2].strip().rstrip(","))["id"] == 101
     assert json.loads(lines[3].strip())["id"] == 205
+
+
+def test_detection_keys_are_the_contract_keys_in_order() -> None:
+    assert tuple(detection_record(WEB.detections[0])) == DETECTION_KEYS
 
 
 def test_json_of_no_hosts_and_no_filters_and_no_summary() -> None:
