@@ -1,84 +1,59 @@
-"""End-to-end benchmark: `cvesweep search` against the simulator on a large fleet.
+"""End-to-end benchmark: `cvesweep search` against the simulator, beside its peers, in one run.
 
-Starts `cvesweep simulator` in a subprocess on 127.0.0.1, then runs
-`cvesweep search CVE --format json --output FILE --no-store` as a second subprocess with the
-default page size, and prints wall time, hosts/s and the client's peak RSS (from wait4's
-rusage). It repeats the run on a fleet 10x smaller, so that the two peak RSS figures show
-whether client memory grows with the number of hosts (target: under 150 MiB, and within 25 %
-of the small fleet's figure). Only loopback is contacted; every process is bounded in time.
+Starts `cvesweep simulator` in its own process on 127.0.0.1 (its CPU is never counted), then
+runs, alternately and ``--rounds`` times each (the least CPU is kept: the machine is shared),
+each as a child process whose CPU seconds and peak RSS come from ``wait4``:
 
-    .venv/bin/python bench/bench_search.py [--hosts 1100000] [--cve CVE-2021-44228]
+* ``cvesweep search CVE --no-store --format json --output FILE`` (the default: parallel
+  id ranges when the simulator's concurrency limit allows them), and with ``--max-parallel 1``;
+* the peers of bench/peers.py over the same pages (the same form, the same search list
+  filter): whole-page ``lxml.objectify`` with every tree kept (qualysapi's pattern), whole-page
+  ``xmltodict`` with every dict kept, and a fetch-only floor that throws the bodies away.
+
+It repeats cvesweep's runs on a fleet 10x smaller, so that the two peak RSS figures show
+whether memory grows with the result. Goals (issue 11): cvesweep's CPU at most the fastest
+peer's (objectify); peak RSS at most 100 MiB and flat (within 25 % of the small fleet's).
+
+    .venv/bin/python bench/bench_search.py [--hosts 200000] [--rounds 2] [--cve CVE-2021-44228]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "cvesweep"]
-PASSWORD = "bench-password"  # the simulator's own fake credential for this run
+from cvesweep.models import SearchOptions
+from cvesweep.qualys.detections import detection_params
+from cvesweep.qualys.endpoints import ApiVersions, Endpoint
+from harness import CLI, Child, emit, qualys_env, run_child, start_simulator, stop
+
+PEERS = Path(__file__).resolve().parent / "peers.py"
+RSS_GOAL_MIB = 100.0
+GROWTH_GOAL = 0.25
 
 
-def start_simulator(hosts: int, seed: int) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "CVESWEEP_SIM_PASSWORD": PASSWORD}
-    proc = subprocess.Popen(
-        [*CLI, "simulator", "--port", "0", "--hosts", str(hosts), "--seed", str(seed)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-        if match:
-            return proc, match.group(1)
-    proc.kill()
-    raise SystemExit("the simulator did not start within 60 s")
+def peer_args(mode: str, url: str, cve: str) -> list[str]:
+    """The peer command for ``mode``: the same form cvesweep sends, paths from the table."""
+    versions = ApiVersions()
+    form = detection_params(0, SearchOptions(), 1000, versions)
+    del form["include_search_list_ids"]  # the peer's own list goes there
+    paths = [versions.path(Endpoint.SEARCH_LIST), versions.path(Endpoint.DETECTION)]
+    return [sys.executable, str(PEERS), mode, url, *paths, cve, json.dumps(form)]
 
 
-def run_search(url: str, cve: str, output: Path, timeout: float) -> dict[str, float]:
-    env = {
-        **os.environ,
-        "CVESWEEP_QUALYS_URL": url,
-        "CVESWEEP_QUALYS_USERNAME": "simuser",
-        "CVESWEEP_QUALYS_PASSWORD": PASSWORD,
-    }
-    args = [*CLI, "search", cve, "--format", "json", "--output", str(output), "--no-store"]
-    started = time.monotonic()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = started + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit(f"search took more than {timeout:.0f} s")
-        time.sleep(0.05)
-    wall = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"search failed: {err}")
-    summary = read_summary(output)
-    return {
-        "wall_s": wall,
-        "hosts": summary["hosts"],
-        "pages": summary["pages"],
-        "bytes_out": output.stat().st_size,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
-    }
+def ours(url: str, cve: str, out: Path, *extra: str) -> Child:
+    args = [*CLI, "search", cve, "--no-store", "--format", "json", "--output", str(out), *extra]
+    child = run_child(args, env=qualys_env(url))
+    summary = read_summary(out)
+    return Child(child.cpu_s, child.wall_s, child.peak_rss_mib, json.dumps(summary))
 
 
-def read_summary(output: Path) -> dict[str, float]:
-    """The JSON output's summary, read from the file's tail: loading the whole document in
-    this process would make it large, and a large parent inflates the next child's peak RSS
+def read_summary(output: Path) -> dict[str, object]:
+    """The JSON output's summary, read from the file's tail: loading the whole document here
+    would make this process large, and a large parent inflates the next child's peak RSS
     (fork maps the parent's pages into the child before exec)."""
     with output.open("rb") as stream:
         stream.seek(max(0, output.stat().st_size - 4096))
@@ -87,40 +62,95 @@ def read_summary(output: Path) -> dict[str, float]:
     return dict(json.loads(tail[start:].rstrip().removesuffix("}")))
 
 
-def measure(hosts: int, seed: int, cve: str, timeout: float) -> dict[str, float]:
-    sim, url = start_simulator(hosts, seed)
+def measure_fleet(hosts: int, cve: str, rounds: int, peers: bool) -> dict[str, list[Child]]:
+    """Every configuration ``rounds`` times, interleaved, against one simulator."""
+    sim, url = start_simulator(hosts)
+    runs: dict[str, list[Child]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            return run_search(url, cve, Path(tmp) / "hosts.json", timeout)
+            out = Path(tmp) / "hosts.json"
+            for round_ in range(rounds):
+                runs.setdefault("ours", []).append(ours(url, cve, out))
+                if peers:
+                    runs.setdefault("objectify", []).append(
+                        run_child(peer_args("objectify", url, cve), env=qualys_env(url))
+                    )
+                serial = ours(url, cve, out, "--max-parallel", "1")
+                runs.setdefault("ours-serial", []).append(serial)
+                if peers:
+                    runs.setdefault("discard", []).append(
+                        run_child(peer_args("discard", url, cve), env=qualys_env(url))
+                    )
+                    if round_ == 0:  # the slowest peer: once is enough
+                        runs["xmltodict"] = [
+                            run_child(peer_args("xmltodict", url, cve), env=qualys_env(url))
+                        ]
     finally:
-        sim.terminate()
-        sim.wait(30)
+        stop(sim)
+    return runs
+
+
+def best(runs: list[Child]) -> Child:
+    """The run with the least CPU; its peak RSS is the largest of all runs (memory is steady)."""
+    fastest = min(runs, key=lambda child: child.cpu_s)
+    peak = max(child.peak_rss_mib for child in runs)
+    return Child(fastest.cpu_s, fastest.wall_s, peak, fastest.stdout)
+
+
+def show(label: str, child: Child) -> None:
+    print(
+        f"  {label:<34} {child.cpu_s:7.2f} s CPU {child.wall_s:7.1f} s wall "
+        f"{child.peak_rss_mib:7.1f} MiB peak RSS   {child.stdout.strip()[:90]}",
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=1_100_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--hosts", type=int, default=200_000)
     parser.add_argument("--cve", default="CVE-2021-44228")
-    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each (least CPU kept)")
     args = parser.parse_args()
-    rows = []
-    for fleet in (args.hosts // 10, args.hosts):
-        figures = measure(fleet, args.seed, args.cve, args.timeout)
-        rows.append((fleet, figures))
-        print(
-            f"fleet {fleet:>9,} hosts: {figures['hosts']:>7,} vulnerable hosts in "
-            f"{figures['pages']:.0f} pages, {figures['wall_s']:.1f} s wall, "
-            f"{figures['hosts'] / figures['wall_s']:,.0f} hosts/s, "
-            f"client peak RSS {figures['peak_rss_mib']:.1f} MiB, "
-            f"JSON {figures['bytes_out'] / 1e6:.1f} MB",
-            flush=True,
-        )
-    small, big = rows[0][1]["peak_rss_mib"], rows[1][1]["peak_rss_mib"]
-    print(f"peak RSS target < 150 MiB: {'ok' if big < 150 else 'MISSED'} ({big:.1f} MiB)")
-    growth = (big - small) / small * 100
-    verdict = "ok" if growth <= 25 else "MISSED"
-    print(f"peak RSS growth with 10x the hosts (target <= 25 %): {verdict} ({growth:+.1f} %)")
+    small_fleet = args.hosts // 10
+    print(f"fleet {args.hosts:,} hosts, {args.cve}; {args.rounds} rounds, least CPU kept")
+    big = {name: best(runs) for name, runs in measure_fleet(
+        args.hosts, args.cve, args.rounds, peers=True).items()}  # fmt: skip
+    for name, child in big.items():
+        show(name, child)
+    print(f"fleet {small_fleet:,} hosts (for memory growth)")
+    small = {name: best(runs) for name, runs in measure_fleet(
+        small_fleet, args.cve, 1, peers=False).items()}  # fmt: skip
+    for name, child in small.items():
+        show(name, child)
+    report(args, big, small)
+
+
+def report(args: argparse.Namespace, big: dict[str, Child], small: dict[str, Child]) -> None:
+    command = f"cvesweep search {args.cve} --no-store --format json ({args.hosts:,}-host fleet)"
+    peer = big["objectify"].cpu_s
+    for name, label in (("ours", "default"), ("ours-serial", "--max-parallel 1")):
+        cpu = big[name].cpu_s
+        emit(f"search CPU ({label}) vs objectify peer", cpu, "s CPU",
+             baseline="lxml.objectify whole pages, trees kept", baseline_value=peer,
+             ratio=cpu / peer, goal="<= 1.0", met=cpu <= peer,
+             command=command + ("" if name == "ours" else " --max-parallel 1"))  # fmt: skip
+    cpu = big["ours"].cpu_s
+    for name, label in (("xmltodict", "xmltodict whole pages, dicts kept"),
+                        ("discard", "fetch only, bodies discarded")):  # fmt: skip
+        emit(f"search CPU vs {name}", cpu, "s CPU", baseline=label,
+             baseline_value=big[name].cpu_s, ratio=cpu / big[name].cpu_s, goal="figure",
+             met=None, command=command)  # fmt: skip
+    for name, label in (("ours", "default"), ("ours-serial", "--max-parallel 1")):
+        rss, rss_small = big[name].peak_rss_mib, small[name].peak_rss_mib
+        peer_rss = big["objectify"].peak_rss_mib
+        emit(f"search peak RSS ({label})", rss, "MiB", baseline="objectify peer",
+             baseline_value=peer_rss, ratio=rss / peer_rss, goal=f"<= {RSS_GOAL_MIB:.0f} MiB",
+             met=rss <= RSS_GOAL_MIB, command=command)  # fmt: skip
+        growth = (rss - rss_small) / rss_small
+        emit(f"search peak RSS growth, 10x hosts ({label})", rss, "MiB",
+             baseline=f"{args.hosts // 10:,}-host fleet", baseline_value=rss_small,
+             ratio=rss / rss_small, goal=f"<= +{GROWTH_GOAL:.0%}", met=growth <= GROWTH_GOAL,
+             command=command)  # fmt: skip
 
 
 if __name__ == "__main__":
