@@ -1,0 +1,297 @@
+"""Paged, sorted reads of the library for tables of any size: assets, a CVE's findings, runs.
+
+Each page is read in two steps inside one read transaction: the (id, sort key) pairs of
+every matching row (a few hundred kilobytes for 18,000 assets), sorted in Python, then the
+details of the page's rows only. IP addresses sort numerically (IPv4 before IPv6, anything
+that is no address after both, by text), which no SQL ``ORDER BY`` on the text can do and
+which needs no schema change. Failures are those of :mod:`cvesweep.library.queries`:
+LibraryError on read failure, InputError for a CVE that is not stored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
+
+# The private helpers of queries are shared on purpose: one shape of each read, two modules.
+from cvesweep.library.queries import (
+    _IS_ASSET,
+    AssetSummary,
+    FindingRecord,
+    RunSummary,
+    _finding,
+    _findings_query,
+    _grouped,
+    _hostnames,
+    _links,
+    _matches,
+    _pairs,
+    _reading,
+    _require_cves,
+    _tags,
+)
+from cvesweep.library.schema import attributes, findings, objects, tags
+from cvesweep.library.schema import runs as runs_table
+
+T = TypeVar("T")
+PAGE_DEFAULT = 100
+PAGE_MAX = 1_000
+
+
+class AssetSort(StrEnum):
+    """The columns an asset table sorts by."""
+
+    IP = "ip"
+    HOSTNAME = "hostname"
+    CVES = "cves"
+    SEVERITY = "severity"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a table: its rows, how many rows match in all, where it starts."""
+
+    items: tuple[T, ...]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def more(self) -> int:
+        """How many matching rows follow this page."""
+        return max(self.total - self.offset - len(self.items), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFilter:
+    """Which assets a table shows: of a CVE, with a tag (any case), matching a text."""
+
+    cve: str | None = None
+    tag: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CveOverview:
+    """A CVE's facts without its (possibly 18,000) findings: counts and chart numbers."""
+
+    cve: str
+    tags: tuple[str, ...]
+    created: Any
+    updated: Any
+    assets: int
+    findings: int
+    by_severity: tuple[tuple[int | None, int], ...]  # highest severity per asset → assets
+    by_tag: tuple[tuple[str, int], ...]  # asset tag → assets, most frequent first
+
+
+def ip_key(value: str) -> tuple[int, int, str]:
+    """A sort key putting IPv4 addresses first in numeric order, then IPv6, then other text."""
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return (2, 0, value)
+    return (0 if address.version == 4 else 1, int(address), value)
+
+
+def asset_page(
+    engine: Engine,
+    where: AssetFilter = AssetFilter(),
+    *,
+    sort: AssetSort = AssetSort.IP,
+    descending: bool = False,
+    limit: int = PAGE_DEFAULT,
+    offset: int = 0,
+) -> Page[AssetSummary]:
+    """Return the page of assets matching ``where`` in ``sort`` order (IP breaks ties).
+
+    With ``where.cve`` the severity is that of the CVE's findings, else of all findings.
+    Raises InputError when ``where.cve`` is not stored, LibraryError on read failure.
+    """
+    with _reading(engine) as conn:
+        chosen, seen = _asset_where(conn, where)
+        pairs = _pairs(conn, select(objects.c.id, objects.c.value).where(chosen))
+        keys = _asset_keys(conn, sort, chosen, seen, pairs)
+        ordered = sorted(pairs, key=keys)
+        if descending:
+            ordered = _descending(ordered, keys, sort)
+        ids = ordered[offset : offset + limit]
+        found = _asset_details(conn, ids, pairs, seen)
+    return Page(tuple(found), len(pairs), offset, limit)
+
+
+def cve_overview(engine: Engine, cve: str) -> CveOverview:
+    """Return the facts of the stored CVE ``cve`` (upper case) and its chart numbers.
+
+    Raises InputError (field --cve) when it is not stored, LibraryError on read failure.
+    """
+    links = _links()
+    with _reading(engine) as conn:
+        cve_id = _require_cves(conn, [cve])[0]
+        row = conn.execute(select(objects).where(objects.c.id == cve_id)).one()
+        asset_ids = select(links.c.asset_id).where(links.c.cve_id == cve_id)
+        severity = _grouped(
+            conn, findings.c.asset_id, func.max(findings.c.severity), findings.c.cve_id == cve_id
+        )
+        ids = set(conn.scalars(asset_ids))
+        count = conn.scalar(select(func.count()).where(findings.c.cve_id == cve_id))
+        tag_rows = conn.execute(select(tags.c.name).where(tags.c.object_id.in_(asset_ids)))
+        by_tag = Counter(name for (name,) in tag_rows)
+        cve_tags = _tags(conn, objects.c.id == cve_id).get(cve_id, ())
+    levels = Counter(severity.get(i) for i in ids)
+    return CveOverview(
+        cve=row.value,
+        tags=cve_tags,
+        created=row.created_at,
+        updated=row.updated_at,
+        assets=len(ids),
+        findings=int(count or 0),
+        by_severity=tuple(sorted(levels.items(), key=lambda item: -(item[0] or 0))),
+        by_tag=tuple(sorted(by_tag.items(), key=lambda item: (-item[1], item[0]))),
+    )
+
+
+def findings_page(
+    engine: Engine, *, cve: str | None = None, asset: str | None = None, limit: int, offset: int
+) -> Page[FindingRecord]:
+    """Return a page of the findings of the CVE ``cve`` or of the asset value ``asset``,
+    by asset IP (numeric), CVE and QID. Raises LibraryError on read failure."""
+    with _reading(engine) as conn:
+        side = findings.c.cve_id if cve is not None else findings.c.asset_id
+        target = _object_id(conn, cve if cve is not None else asset)
+        keys_query = (
+            select(findings.c.id, objects.c.value, findings.c.cve_id, findings.c.qid)
+            .join(objects, objects.c.id == findings.c.asset_id)
+            .where(side == target)
+        )
+        rows = sorted(conn.execute(keys_query).all(), key=lambda r: (ip_key(r[1]), r[2], r[3]))
+        ids = [r[0] for r in rows[offset : offset + limit]]
+        found = _by_ids(conn, _findings_query(findings.c.id.in_(ids)), ids)
+    return Page(tuple(found), len(rows), offset, limit)
+
+
+def runs_page(engine: Engine, *, limit: int = PAGE_DEFAULT, offset: int = 0) -> Page[RunSummary]:
+    """Return a page of the run history, newest first. Raises LibraryError on read failure."""
+    query = select(runs_table).order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
+    with _reading(engine) as conn:
+        total = conn.scalar(select(func.count()).select_from(runs_table)) or 0
+        rows = conn.execute(query.offset(offset).limit(limit)).all()
+    return Page(tuple(_run(row) for row in rows), int(total), offset, limit)
+
+
+def _run(row: Any) -> RunSummary:
+    names = (
+        "id", "cve", "started_at", "finished_at", "outcome", "error", "hosts", "detections",
+        "search_list_id", "assets_created", "assets_updated",
+    )  # fmt: skip
+    values = {name: getattr(row, name) for name in names}
+    deleted = bool(row.search_list_deleted)
+    return RunSummary(**values, search_list_deleted=deleted, parameters=dict(row.parameters or {}))
+
+
+def _object_id(conn: Connection, value: str | None) -> int:
+    found = conn.scalar(select(objects.c.id).where(objects.c.value == value).limit(1))
+    return -1 if found is None else int(found)
+
+
+def _by_ids(conn: Connection, query: Select[Any], ids: list[int]) -> list[FindingRecord]:
+    """The findings of ``query`` (which selects ``ids``) in the order of ``ids``."""
+    query = query.add_columns(findings.c.id.label("finding_id"))
+    rows = {row.finding_id: row for row in conn.execute(query)}
+    return [_finding(rows[i]) for i in ids if i in rows]
+
+
+def _asset_where(
+    conn: Connection, where: AssetFilter
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The condition on objects for ``where`` and the one on findings for the severity."""
+    chosen: ColumnElement[bool] = _IS_ASSET
+    seen: ColumnElement[bool] = findings.c.asset_id.is_not(None)
+    if where.cve is not None:
+        links = _links()
+        cve_id = _require_cves(conn, [where.cve])[0]
+        chosen = chosen & objects.c.id.in_(select(links.c.asset_id).where(links.c.cve_id == cve_id))
+        seen = findings.c.cve_id == cve_id
+    if where.tag is not None and where.tag.strip():
+        wanted = where.tag.strip().lower()
+        chosen = chosen & objects.c.id.in_(
+            select(tags.c.object_id).where(func.lower(tags.c.name) == wanted)
+        )
+    if where.search:
+        chosen = chosen & _matches(where.search)
+    return chosen, seen
+
+
+def _asset_keys(
+    conn: Connection,
+    sort: AssetSort,
+    chosen: ColumnElement[bool],
+    seen: ColumnElement[bool],
+    pairs: dict[int, str],
+) -> Callable[[int], Any]:
+    """The sort key of an asset id for ``sort``, IP order within equal values."""
+    ip = {i: ip_key(value) for i, value in pairs.items()}
+    ids = select(objects.c.id).where(chosen)
+    if sort is AssetSort.IP:
+        return ip.__getitem__
+    if sort is AssetSort.HOSTNAME:
+        names = _pairs(conn, _hostnames().where(attributes.c.object_id.in_(ids)))
+        return lambda i: (names.get(i) is None, (names.get(i) or "").lower(), ip[i])
+    if sort is AssetSort.CVES:
+        links = _links()
+        counts = _grouped(conn, links.c.asset_id, func.count(), links.c.asset_id.in_(ids))
+        return lambda i: (counts.get(i, 0), ip[i])
+    severity = _grouped(
+        conn, findings.c.asset_id, func.max(findings.c.severity), findings.c.asset_id.in_(ids), seen
+    )
+    return lambda i: (severity.get(i) or 0, ip[i])
+
+
+def _descending(ordered: list[int], keys: Callable[[int], Any], sort: AssetSort) -> list[int]:
+    """``ordered`` by its sort value high to low, IP order kept within equal values."""
+    if sort is AssetSort.IP:
+        return ordered[::-1]
+    primary: Callable[[int], Any] = lambda i: keys(i)[:-1]  # noqa: E731 (the key without IP)
+    groups: dict[Any, list[int]] = {}
+    for i in ordered:
+        groups.setdefault(primary(i), []).append(i)
+    return [i for key in sorted(groups, reverse=True) for i in groups[key]]
+
+
+def _asset_details(
+    conn: Connection, ids: Sequence[int], pairs: dict[int, str], seen: ColumnElement[bool]
+) -> list[AssetSummary]:
+    links = _links()
+    hostnames = _pairs(conn, _hostnames().where(attributes.c.object_id.in_(ids)))
+    tag_map = _tags(conn, objects.c.id.in_(ids))
+    counts = _grouped(conn, links.c.asset_id, func.count(), links.c.asset_id.in_(ids))
+    severity = _grouped(
+        conn, findings.c.asset_id, func.max(findings.c.severity), findings.c.asset_id.in_(ids), seen
+    )
+    return [
+        AssetSummary(
+            pairs[i], hostnames.get(i), tag_map.get(i, ()), counts.get(i, 0), severity.get(i)
+        )
+        for i in ids
+    ]
+
+
+__all__ = [
+    "PAGE_DEFAULT",
+    "PAGE_MAX",
+    "AssetFilter",
+    "AssetSort",
+    "CveOverview",
+    "Page",
+    "asset_page",
+    "cve_overview",
+    "findings_page",
+    "ip_key",
+    "runs_page",
+]
