@@ -8,7 +8,7 @@ wide.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import TextIO
@@ -30,12 +30,18 @@ _COLUMNS = (
 )  # fmt: skip
 _GAP = 3  # each gap between columns: padding on both sides and the separator
 _MIN_SHARE = 12  # the least width of Hostname and Tags
-_DROP_ORDER = ("Last scan", "Type", "Status", "Last found")  # on narrow terminals
+_HOSTNAME_SHARE = 0.6  # Hostname gets more of what is left than Tags (tags wrap at commas)
+# Left out, in this order, on narrow terminals; the table then says which (never silently).
+_DROP_ORDER = ("Last scan", "Type", "Status", "Last found", "Tags")
 _SEVERITY_STYLES = {5: "bold red", 4: "red", 3: "yellow", 2: "cyan", 1: "green"}
+# Where a value that has no spaces may be wrapped: after a dot (hostnames), a colon (IPv6).
+_BREAKS = {"IP": ":", "Hostname": "."}
 
 
 @dataclass
-class _Counts:
+class HostCounts:
+    """How many hosts and detections a table showed."""
+
     hosts: int = 0
     detections: int = 0
 
@@ -65,17 +71,49 @@ def write_table(result: SearchResult, stream: TextIO) -> None:
 
     Raises whatever writing to ``stream`` raises (OSError).
     """
+    write_hosts(
+        result.hosts,
+        stream,
+        empty=no_hosts_message(result),
+        summary=lambda counts: summary_rows(result, counts),
+    )
+
+
+def write_hosts(
+    hosts: Iterable[Host],
+    stream: TextIO,
+    *,
+    empty: str,
+    summary: Callable[[HostCounts], list[tuple[str, str]]],
+) -> None:
+    """Write ``hosts`` as a table (``empty`` when there is none), then the ``summary`` rows.
+
+    Values are wrapped only at spaces, commas, a hostname's dots or an IPv6 address's colons;
+    the columns left out to fit a narrow terminal are named in a line under the table.
+    Raises whatever writing to ``stream`` raises (OSError).
+    """
     console = make_console(stream)
-    counts = _Counts()
-    hosts = _counted(result.hosts, counts)
+    counts = HostCounts()
+    counted = _counted(hosts, counts)
     first = True
-    while batch := list(islice(hosts, BATCH)):
+    while batch := list(islice(counted, BATCH)):
         console.print(_table(batch, console.width, header=first))
         first = False
     if first:
-        console.print(no_hosts_message(result))
+        console.print(Text(empty))
+    left_out = [title for title, _ in _COLUMNS if title not in dict(_columns_for(console.width))]
+    if left_out and not first:
+        console.print(Text(left_out_note(left_out, console.width)))
     console.print()
-    _print_summary(console, result, counts)
+    _print_rows(console, summary(counts))
+
+
+def left_out_note(titles: list[str], width: int) -> str:
+    """The line naming the columns a ``width``-column terminal left out."""
+    return (
+        f"(left out to fit {width} columns: {', '.join(titles)}; "
+        "widen the terminal, or use --format csv or json for every field)"
+    )
 
 
 def no_hosts_message(result: SearchResult) -> str:
@@ -98,10 +136,10 @@ def no_qid_message(cve: str) -> str:
 
 def write_summary(result: SearchResult, stream: TextIO) -> None:
     """Write the run summary of ``result`` (CVE, filters, counts, search list, time)."""
-    _print_summary(make_console(stream), result, None)
+    _print_rows(make_console(stream), summary_rows(result, None))
 
 
-def _counted(hosts: Iterable[Host], counts: _Counts) -> Iterator[Host]:
+def _counted(hosts: Iterable[Host], counts: HostCounts) -> Iterator[Host]:
     for host in hosts:
         counts.hosts += 1
         counts.detections += len(host.detections)
@@ -110,33 +148,70 @@ def _counted(hosts: Iterable[Host], counts: _Counts) -> Iterator[Host]:
 
 def _table(hosts: list[Host], width: int, *, header: bool) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False)
-    columns = _columns_for(width)
-    fixed = sum(w for _, w in columns if w is not None) + _GAP * (len(columns) - 1)
-    share = max(_MIN_SHARE, (width - fixed) // 2)
+    columns = _widths(_columns_for(width), width)
     for title, column_width in columns:
-        # Fixed columns are wide enough for their values (IPv4, QIDs, dates), which never
-        # wrap; only an IPv6 address folds in the IP column.
-        fixed_value = column_width is not None and title != "IP"
+        # Dates, QIDs, severities and statuses fit their fixed widths and never wrap; the
+        # others wrap at word boundaries (folding only a word longer than the column).
+        fixed_value = title not in ("IP", "Hostname", "Tags")
         table.add_column(
-            title, width=column_width or share, no_wrap=fixed_value,
+            title, width=column_width, no_wrap=fixed_value,
             overflow="ellipsis" if fixed_value else "fold",
         )  # fmt: skip
-    titles = [title for title, _ in columns]
+    widths = dict(columns)
     for host in hosts:
         cells = dict(zip([title for title, _ in _COLUMNS], _cells(host), strict=True))
-        table.add_row(*(cells[title] for title in titles))
+        for title, separator in _BREAKS.items():
+            if title in widths:
+                cells[title] = _wrapped_at(cells[title], separator, widths[title])
+        table.add_row(*(cells[title] for title in widths))
     return table
+
+
+def _widths(columns: tuple[tuple[str, int | None], ...], width: int) -> list[tuple[str, int]]:
+    """Each column's width: the fixed ones, and the rest of ``width`` shared out."""
+    fixed = sum(w for _, w in columns if w is not None) + _GAP * (len(columns) - 1)
+    shared = [title for title, w in columns if w is None]
+    left = max(_MIN_SHARE * len(shared), width - fixed)
+    hostname = max(_MIN_SHARE, int(left * _HOSTNAME_SHARE)) if len(shared) > 1 else left
+    shares = {"Hostname": hostname, "Tags": max(_MIN_SHARE, left - hostname)}
+    return [(title, w if w is not None else shares[title]) for title, w in columns]
 
 
 def _columns_for(width: int) -> tuple[tuple[str, int | None], ...]:
     """The columns that fit in ``width``: the least useful are dropped on narrow terminals."""
     columns = list(_COLUMNS)
     for title in _DROP_ORDER:
-        fixed = sum(w for _, w in columns if w is not None) + _GAP * (len(columns) - 1)
-        if fixed + 2 * _MIN_SHARE <= width:
+        if _least_width(columns) <= width:
             break
         columns = [column for column in columns if column[0] != title]
     return tuple(columns)
+
+
+def _least_width(columns: list[tuple[str, int | None]]) -> int:
+    fixed = sum(w for _, w in columns if w is not None) + _GAP * (len(columns) - 1)
+    return fixed + _MIN_SHARE * sum(1 for _, w in columns if w is None)
+
+
+def _wrapped_at(cell: Text, separator: str, width: int) -> Text:
+    """``cell`` with each of its lines longer than ``width`` broken before a ``separator``."""
+    lines = []
+    for line in cell.plain.split("\n"):
+        parts = line.split(separator)
+        pieces = [parts[0], *(separator + part for part in parts[1:])]
+        lines.extend(_pack(pieces, width) if len(line) > width else [line])
+    return Text("\n".join(lines), style=cell.style)
+
+
+def _pack(pieces: list[str], width: int) -> list[str]:
+    """Join ``pieces`` into lines of at most ``width`` where possible (a longer piece folds)."""
+    lines: list[str] = []
+    current = ""
+    for piece in pieces:
+        if current and len(current) + len(piece) > width:
+            lines.append(current)
+            current = ""
+        current += piece
+    return [*lines, current]
 
 
 def _cells(host: Host) -> tuple[Text, ...]:
@@ -172,16 +247,16 @@ def _short_time(value: str | None) -> str:
     return value
 
 
-def _print_summary(console: Console, result: SearchResult, counts: _Counts | None) -> None:
+def _print_rows(console: Console, rows: list[tuple[str, str]]) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    for label, value in summary_rows(result, counts):
+    for label, value in rows:
         grid.add_row(Text(label), Text(value))
     console.print(grid)
 
 
-def summary_rows(result: SearchResult, counts: _Counts | None = None) -> list[tuple[str, str]]:
+def summary_rows(result: SearchResult, counts: HostCounts | None = None) -> list[tuple[str, str]]:
     """Return the summary as (label, value) pairs, in the order they are shown."""
     rows = [("CVE", str(result.cve)), ("Filters", describe_filters(result.options))]
     summary = result.summary
