@@ -103,7 +103,7 @@ def _exported(found: Any) -> dict[str, Any]:
 
 def _streamed(library: Library) -> dict[str, Any]:
     with queries.export_reader(library.engine) as reader:
-        ids = [key for key, _ in reader.asset_keys()]
+        ids = [key[0] for key in reader.asset_keys()]
         return _exported(reader.assets(sorted(ids)))
 
 

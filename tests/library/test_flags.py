@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from cvesweep.library import Library, StoreFlags
-from cvesweep.library.schema import attributes, findings, objects, relationships, runs, tags
+from cvesweep.library.schema import findings, objects, relationships, runs, tags
+from cvesweep.library.schema import object_attributes as attributes
 from tests.library.conftest import CVE, detection, host, ingest, rows
 
 IDENTITY = {"Qualys Host ID", "Hostname", "NetBIOS", "Operating System", "Tracking Method"}

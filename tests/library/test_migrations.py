@@ -1,10 +1,11 @@
-"""Schema versions: version 1, 2 and 3 libraries are upgraded by a writer, on both backends;
-readers never upgrade; a newer library is refused.
+"""Schema versions: version 1, 2, 3 and 4 libraries are upgraded by a writer, on both backends;
+readers never upgrade (they ask for it); a newer library is refused.
 
 The old libraries are built from the frozen SQLite DDL of each version (``data/schema_vN.sql``,
 as that version created it); on PostgreSQL the same DDL is translated by :func:`pg_ddl`
 (``DATETIME`` → ``TIMESTAMP``, integer ids → ``SERIAL``), which is what SQLAlchemy emitted
-there for those versions' metadata.
+there for those versions' metadata; a PostgreSQL version 4 library also gets the digest keys
+version 4 made there (:data:`PG_V4_KEYS`).
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from cvesweep.errors import LibraryError
 from cvesweep.library import Library, queries
 from cvesweep.library.schema import (
+    ATTRIBUTES_VIEW,
     PG_DIGEST_INDEXES,
     SCHEMA_VERSION,
     V2_INDEXES,
     V3_FINDING_COLUMNS,
     V4_TEXT_COLUMNS,
+    V5_UNKEYED_TABLES,
     attributes,
     findings,
     meta,
+    object_attributes,
     objects,
+    relationships,
     tags,
 )
 from tests.backends import POSTGRESQL_ONLY, SQLITE_ONLY
@@ -35,7 +40,18 @@ from tests.library.conftest import detection, dump, host, ingest, rows
 from tests.pg_cluster import libpq_url
 
 DATA = Path(__file__).parent / "data"
-FROZEN = {version: DATA / f"schema_v{version}.sql" for version in (1, 2, 3)}
+FROZEN = {version: DATA / f"schema_v{version}.sql" for version in (1, 2, 3, 4)}
+OLD_VERSIONS = sorted(FROZEN)
+# What version 4 did on PostgreSQL besides widening columns (frozen, like the DDL files).
+PG_V4_KEYS = """
+ALTER TABLE attributes DROP CONSTRAINT uq_attributes_object_id_name_value;
+ALTER TABLE tags DROP CONSTRAINT uq_tags_object_id_name;
+DROP INDEX ix_tags_name;
+CREATE UNIQUE INDEX uq_attributes_object_id_name_value_md5 ON attributes
+    (object_id, name, md5(value));
+CREATE UNIQUE INDEX uq_tags_object_id_name_md5 ON tags (object_id, md5(name));
+CREATE INDEX ix_tags_lower_name ON tags USING hash (lower(name));
+"""
 ID_TABLES = ("sources", "objects", "attributes", "tags", "relationships", "findings", "runs")
 
 # A small version 1 library as the first release wrote it: a CVE, an asset, a finding.
@@ -79,8 +95,9 @@ def make_old_library(url: str, version: int) -> str:
         f"FROM {t}), false);"
         for t in ID_TABLES
     )
+    keys = PG_V4_KEYS if version >= 4 else ""
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
-        connection.execute(pg_ddl(script) + resets)  # type: ignore[arg-type]
+        connection.execute(pg_ddl(script) + keys + resets)  # type: ignore[arg-type]
     return url
 
 
@@ -121,7 +138,17 @@ def expected_indexes(library: Library) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+def keys_to_sources(engine: Engine) -> list[tuple[str, str | None]]:
+    inspector = inspect(engine)
+    return [
+        (table, key["name"])
+        for table in inspector.get_table_names()
+        for key in inspector.get_foreign_keys(table)
+        if key["referred_table"] == "sources"
+    ]
+
+
+@pytest.mark.parametrize("version", OLD_VERSIONS)
 def test_old_library_is_upgraded_by_a_writer_and_keeps_its_data(
     library_url: str, version: int
 ) -> None:
@@ -136,9 +163,51 @@ def test_old_library_is_upgraded_by_a_writer_and_keeps_its_data(
         ]
         old = rows(library.engine, select(findings.c.qid, findings.c.severity, findings.c.qds))
         assert old == [(100, 5, None)]
+        # Version 5: the stored finding attribute is gone; the view derives all five pairs.
+        assert rows(library.engine, select(attributes.c.name)) == []
+        view = object_attributes.c
+        derived = rows(library.engine, select(view.object_id, view.name, view.value, view.origin))
+        assert sorted(derived) == [
+            (2, "Last Found Date", "2024-04-17T18:56:01Z", "finding"),
+            (2, "Qualys ID", "100", "finding"),
+            (2, "Scan Status", "Active", "finding"),
+            (2, "Scan Type", "Confirmed", "finding"),
+            (2, "Severity", "5", "finding"),
+        ]
+        assert keys_to_sources(library.engine) == []
+        [detail] = [queries.object_detail(library.engine, "10.0.0.1")]
+        assert {(a.name, a.source) for a in detail.attributes} >= {("Qualys ID", "Qualys")}
 
 
-@pytest.mark.parametrize("version", [1, 3])
+@pytest.mark.parametrize("version", OLD_VERSIONS)
+def test_frozen_library_has_foreign_keys_to_sources_and_no_view(
+    library_url: str, version: int
+) -> None:
+    make_old_library(library_url, version)
+    engine = create_engine(library_url)
+    try:
+        assert {table for table, _ in keys_to_sources(engine)} == set(V5_UNKEYED_TABLES)
+        assert ATTRIBUTES_VIEW not in inspect(engine).get_view_names()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_keeps_ids_rows_and_keys_of_the_rebuilt_tables(library_url: str) -> None:
+    make_old_library(library_url, 4)
+    with Library.open(library_url, create=True) as library:
+        assert ATTRIBUTES_VIEW in inspect(library.engine).get_view_names()
+        links = rows(library.engine, select(relationships.c.id, relationships.c.object_a_id))
+        assert links == [(1, 1)]
+        stats = ingest(library, [host(1, "10.0.0.1", detections=[detection(100)])])
+        assert (stats.assets_created, stats.relationships_added) == (0, 0)
+        ids = rows(library.engine, select(attributes.c.id).order_by(attributes.c.id))
+        assert ids and ids[0][0] >= 1
+        before = dump(library.engine, skip=frozenset({"runs"}))
+        ingest(library, [host(1, "10.0.0.1", detections=[detection(100)])])
+        assert dump(library.engine, skip=frozenset({"runs"})) == before
+
+
+@pytest.mark.parametrize("version", [1, 3, 4])
 def test_upgraded_library_ingests_idempotently_over_old_rows(
     library_url: str, version: int
 ) -> None:
@@ -194,7 +263,7 @@ def test_postgresql_version_3_had_bounded_columns_and_version_4_has_none(library
         assert digests <= index_names(library) and "ix_tags_name" not in index_names(library)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", OLD_VERSIONS)
 def test_reading_a_library_too_old_to_read_asks_for_a_search_and_changes_nothing(
     library_url: str, version: int
 ) -> None:
@@ -202,16 +271,14 @@ def test_reading_a_library_too_old_to_read_asks_for_a_search_and_changes_nothing
     with Library.open(library_url) as library, pytest.raises(LibraryError) as caught:
         queries.cve_summaries(library.engine)
     assert f"schema version {version}" in str(caught.value)
+    assert "needs upgrading" in str(caught.value)
     assert "search" in (caught.value.hint or "")
     assert stored_version_of(library_url) == str(version)
-
-
-def test_reading_a_version_3_library_reads_it_as_it_is(library_url: str) -> None:
-    make_old_library(library_url, 3)
-    with Library.open(library_url) as library:
-        [summary] = queries.cve_summaries(library.engine)
-    assert summary.cve == "CVE-2021-44228" and summary.assets == 1
-    assert stored_version_of(library_url) == "3"
+    engine = create_engine(library_url)
+    try:
+        assert ATTRIBUTES_VIEW not in inspect(engine).get_view_names()
+    finally:
+        engine.dispose()
 
 
 @SQLITE_ONLY

@@ -52,8 +52,8 @@ from cvesweep.library.schema import (
     TYPE_CVE,
     V3_FINDING_COLUMNS,
     UTCDateTime,
-    attributes,
     findings,
+    object_attributes,
     objects,
     relationships,
     tags,
@@ -323,8 +323,9 @@ def _assets(conn: Connection, ids: set[int]) -> dict[int, ExportAsset]:
     chosen = sorted(ids)
     tag_map = _tags(conn, ids)
     pairs: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
-    query = select(attributes.c.object_id, attributes.c.name, attributes.c.value)
-    for object_id, name, text in conn.execute(query.where(attributes.c.object_id.in_(chosen))):
+    view = object_attributes.c  # stored and finding-derived pairs (schema version 5)
+    query = select(view.object_id, view.name, view.value).where(view.object_id.in_(chosen))
+    for object_id, name, text in conn.execute(query):
         pairs[object_id].append((name, text))
     rows = select(objects.c.id, objects.c.value, objects.c.created_at, objects.c.updated_at)
     return {

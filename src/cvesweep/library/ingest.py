@@ -4,9 +4,10 @@ The caller gives one connection inside one transaction; nothing here commits. Ho
 read from the spool in batches and every batch is written with a few set-based statements:
 select what exists, compute the difference in Python, then bulk-insert (executemany),
 bulk-update or delete only that difference. Running the same result twice therefore writes
-nothing the second time, and a changed detection updates its finding and replaces the
-attribute values it produced (the finding attributes of an asset are recomputed from all
-its findings, every CVE, with set semantics).
+nothing the second time, and a changed detection updates its finding in place. The finding
+attributes of an asset ("Qualys ID", "Severity", ...) are not written: the library computes
+them from its findings when read (schema version 5, ``object_attributes``), so the tallies
+``attributes_added``/``attributes_removed`` count the stored (identity) attributes only.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from cvesweep.library.schema import (
     sources,
     tags,
 )
-from cvesweep.library.sync_findings import sync_finding_attributes, sync_findings
+from cvesweep.library.sync_findings import sync_findings
 from cvesweep.library.writes import (
     IngestState,
     Row,
@@ -140,8 +141,7 @@ def _write_batch(state: IngestState, plan: mapping.BatchPlan) -> None:
     _sync_tags(state, {ids[value]: names for value, names in plan.tags.items() if names})
     if plan.vulnerable:
         _sync_relationships(state, [ids[value] for value in plan.vulnerable])
-        changed, inserted = sync_findings(state, plan, ids)
-        sync_finding_attributes(state, changed, inserted)
+        state.updated.update(sync_findings(state, plan, ids))
     _touch(state, state.updated & set(ids.values()))
 
 

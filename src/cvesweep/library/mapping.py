@@ -6,7 +6,8 @@ identity attributes and tags, the vulnerable ones to relate to the CVE, and one 
 
 * ``add_assets``: a vulnerable host (one with detections) is kept with "Last Scan Date",
   its tags, a relationship to the CVE and its findings (from which the finding attributes
-  "Qualys ID", "Severity", "Scan Status", "Scan Type", "Last Found Date" are built);
+  "Qualys ID", "Severity", "Scan Status", "Scan Type", "Last Found Date" are computed when
+  the library is read);
 * ``add_discovered_assets``: every host is kept with all its identity attributes and tags,
   but without relationship or findings (those are the truth of vulnerability, only stored
   with ``add_assets``);
@@ -127,7 +128,12 @@ def _joined(values: tuple[str, ...]) -> str | None:
 def finding_attributes(
     qid: int, severity: int | None, status: str | None, kind: str | None, last_found: str | None
 ) -> Iterator[tuple[str, str]]:
-    """Yield the (name, value) attribute pairs one finding produces (absent facts yield none)."""
+    """Yield the (name, value) attribute pairs one finding produces (absent facts yield none).
+
+    Since schema version 5 these pairs are not stored: the library's view
+    (``schema.ATTRIBUTES_VIEW_SQL``) computes them from ``findings`` by this same rule, and
+    the tests hold the two to each other.
+    """
     yield QUALYS_ID, str(qid)
     if severity is not None:
         yield SEVERITY, str(severity)

@@ -11,7 +11,13 @@ never left half-upgraded. History:
 * version 4 — unbounded text for every Qualys value
   (:data:`cvesweep.library.schema.V4_TEXT_COLUMNS`) and, on PostgreSQL, the digest keys of
   :data:`cvesweep.library.schema.PG_DIGEST_INDEXES`. SQLite never enforced ``VARCHAR(n)``,
-  so there the step only bumps the version.
+  so there the step only bumps the version;
+* version 5 — the finding attributes are no longer stored: the stored rows of origin
+  "finding" are deleted and the view :data:`cvesweep.library.schema.ATTRIBUTES_VIEW_SQL`
+  computes them from ``findings`` when read; the foreign keys to the one-row ``sources``
+  table are dropped (PostgreSQL: ``DROP CONSTRAINT``; SQLite, which cannot drop one: the
+  tables of :data:`cvesweep.library.schema.V5_UNKEYED_TABLES` are rebuilt, rows and ids
+  kept).
 
 Team safety: creating and upgrading happen in ONE write transaction that first takes a lock
 — ``pg_advisory_xact_lock`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite — and reads the
@@ -24,11 +30,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, select, text, update
+from sqlalchemy import Connection, Engine, delete, inspect, select, text, update
+from sqlalchemy.schema import CreateTable
 
 from cvesweep.errors import LibraryError
 from cvesweep.library.database import create_sqlite_file, display_url, writer_options
 from cvesweep.library.schema import (
+    ATTRIBUTES_VIEW_SQL,
+    DROP_ATTRIBUTES_VIEW_SQL,
+    ORIGIN_FINDING,
     PG_DIGEST_INDEXES,
     PG_REPLACED_CONSTRAINTS,
     PG_REPLACED_INDEXES,
@@ -36,6 +46,8 @@ from cvesweep.library.schema import (
     V2_INDEXES,
     V3_FINDING_COLUMNS,
     V4_TEXT_COLUMNS,
+    V5_UNKEYED_TABLES,
+    attributes,
     findings,
     meta,
     metadata,
@@ -85,7 +97,48 @@ def _v3_to_v4(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
-UPGRADES: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(connection: Connection) -> None:
+    connection.exec_driver_sql(DROP_ATTRIBUTES_VIEW_SQL)
+    connection.execute(delete(attributes).where(attributes.c.origin == ORIGIN_FINDING))
+    for name in V5_UNKEYED_TABLES:
+        keys = [
+            str(key["name"])
+            for key in inspect(connection).get_foreign_keys(name)
+            if key["referred_table"] == "sources"
+        ]
+        if keys and connection.dialect.name == "sqlite":
+            _rebuild_sqlite_table(connection, name)
+        elif keys:
+            quote = connection.dialect.identifier_preparer.quote
+            for key in keys:
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {quote(name)} DROP CONSTRAINT {quote(key)}"
+                )
+    connection.exec_driver_sql(ATTRIBUTES_VIEW_SQL)
+
+
+def _rebuild_sqlite_table(connection: Connection, name: str) -> None:
+    """Make SQLite table ``name`` as the current metadata has it, rows and ids kept (the
+    table rebuild SQLite documents for ALTER TABLE changes it cannot make in place)."""
+    table = metadata.tables[name]
+    columns = ", ".join(f'"{column.name}"' for column in table.columns)
+    new = f"{name}_v5"
+    ddl = str(CreateTable(table).compile(dialect=connection.dialect))
+    connection.exec_driver_sql(ddl.replace(f"CREATE TABLE {name} (", f"CREATE TABLE {new} (", 1))
+    connection.exec_driver_sql(f"INSERT INTO {new} ({columns}) SELECT {columns} FROM {name}")  # noqa: S608
+    connection.exec_driver_sql(f"DROP TABLE {name}")
+    connection.exec_driver_sql(f"ALTER TABLE {new} RENAME TO {name}")
+    for index in table.indexes:
+        if index not in PG_DIGEST_INDEXES:  # those are PostgreSQL's only
+            index.create(connection, checkfirst=True)
+
+
+UPGRADES: dict[int, Callable[[Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
 
 
 def ensure_schema(engine: Engine, url: str) -> int:

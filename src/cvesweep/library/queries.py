@@ -40,6 +40,7 @@ from cvesweep.library.schema import (
     V3_FINDING_COLUMNS,
     attributes,
     findings,
+    object_attributes,
     object_sources,
     objects,
     relationships,
@@ -297,11 +298,12 @@ def object_detail(engine: Engine, value: str) -> ObjectDetail:
         ).first()
         if row is None or not candidates:
             raise InputError("VALUE", f"no object {value!r} in the library", hint=NOT_FOUND_HINT)
+        view = object_attributes.c  # stored and finding-derived pairs (schema version 5)
         attrs = conn.execute(
-            select(attributes.c.name, attributes.c.value, sources.c.name, attributes.c.published_at)
-            .join(sources, sources.c.id == attributes.c.source_id)
-            .where(attributes.c.object_id == row.id)
-            .order_by(attributes.c.name, attributes.c.value)
+            select(view.name, view.value, sources.c.name, view.published_at)
+            .join(sources, sources.c.id == view.source_id)
+            .where(view.object_id == row.id)
+            .order_by(view.name, view.value)
         ).all()
         source_names = conn.scalars(
             select(sources.c.name)
@@ -391,8 +393,10 @@ def _export_assets(
     conn: Connection, where: ColumnElement[bool], tag_map: Mapping[int, tuple[str, ...]]
 ) -> list[ExportAsset]:
     pairs: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
-    query = select(attributes.c.object_id, attributes.c.name, attributes.c.value)
-    for object_id, name, text in conn.execute(query.join(objects).where(where)):
+    view = object_attributes.c  # stored and finding-derived pairs (schema version 5)
+    query = select(view.object_id, view.name, view.value)
+    joined = query.join(objects, objects.c.id == view.object_id)
+    for object_id, name, text in conn.execute(joined.where(where)):
         pairs[object_id].append((name, text))
     return [
         ExportAsset(

@@ -20,10 +20,11 @@ from sqlalchemy import Connection, Engine, create_engine
 from cvesweep.errors import LibraryError
 from cvesweep.library.database import library_errors, sqlite_file_missing
 from cvesweep.library.migrations import stored_version
-from cvesweep.library.schema import SCHEMA_VERSION, metadata
+from cvesweep.library.schema import metadata
 
-# Version 4 only widened column types: the queries read version 3 libraries unchanged.
-READABLE_FROM = 3
+# Version 5 added the view every attribute query reads (object_attributes) and moved the
+# finding attributes into it: the queries cannot read an older library.
+READABLE_FROM = 5
 
 # Engines whose library was found readable; a library never goes back to having no schema.
 _READABLE: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -57,8 +58,9 @@ def _has_library(engine: Engine, url: str) -> bool:
         return False
     if version < READABLE_FROM:
         raise LibraryError(
-            f"the library at {url} has schema version {version}, older than this cvesweep "
-            f"reads (version {READABLE_FROM} to {SCHEMA_VERSION}); reading never changes it",
+            f"the library at {url} has schema version {version}, older than version "
+            f"{READABLE_FROM} that this cvesweep reads, and needs upgrading; reading never "
+            "changes it",
             hint="run one search that stores (cvesweep search CVE-…): it upgrades the library",
         )
     _READABLE.add(engine)

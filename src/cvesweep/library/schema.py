@@ -1,4 +1,4 @@
-"""The threat library's tables (SQLAlchemy Core metadata), schema version 4.
+"""The threat library's tables (SQLAlchemy Core metadata) and its one view, schema version 5.
 
 The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other modules
 (queries, exports) read them.
@@ -13,13 +13,18 @@ The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other mo
 ``object_sources``  object_id, source_id (composite PK), created_at.
 ``attributes``      id, object_id, name, value, source_id, published_at, origin;
                     unique (object_id, name, value): a pair is never stored twice.
-                    ``origin`` says where the pair came from, so it can be replaced:
-                    "identity" — host facts, single-valued per name ("Qualys Host ID",
-                    "Hostname", "NetBIOS", "Operating System", "Tracking Method",
-                    "Last Scan Date"); "finding" — the set built from ALL the asset's
-                    findings ("Qualys ID", "Severity", "Scan Status", "Scan Type",
-                    "Last Found Date"), recomputed when a finding changes.
+                    Only the STORED pairs, of ``origin`` "identity": host facts,
+                    single-valued per name ("Qualys Host ID", "Hostname", "NetBIOS",
+                    "Operating System", "Tracking Method", "Last Scan Date").
                     ``published_at`` is when the pair was first stored.
+``object_attributes`` (a VIEW, version 5) — what every reader reads: the rows of
+                    ``attributes``, and the pairs of ``origin`` "finding" computed from
+                    ALL the asset's findings (every CVE, set semantics), as versions 1-4
+                    stored them: "Qualys ID" (each QID), "Severity" (each non-null
+                    severity), "Scan Status", "Scan Type", "Last Found Date" (each
+                    non-empty value); their source is "Qualys" and ``published_at`` the
+                    earliest ``first_seen_at`` of the findings giving the pair
+                    (:data:`ATTRIBUTES_VIEW_SQL`; :data:`object_attributes` reads it).
 ``tags``            id, object_id, name, created_at; unique (object_id, name).
 ``relationships``   id, object_a_id, object_b_id, source_id, created_at; undirected, stored
                     with object_a_id < object_b_id; unique (object_a_id, object_b_id).
@@ -38,11 +43,16 @@ The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other mo
                     and the ingest stats (assets_created … tags_added; NULL when the run
                     stored nothing).
 
+The ``source_id`` columns carry no foreign key (version 5 dropped them): ``sources`` holds
+one row, written before anything refers to it and never deleted, and checking that key on
+every inserted row cost most of PostgreSQL's CPU in an ingest (measured: 62 %). The keys to
+``objects`` stay (they cascade).
+
 Our own timestamps are timezone-aware UTC datetimes (:class:`UTCDateTime` stores naive
 UTC and gives back aware UTC on every backend). Version 2 added the lookup indexes listed
 in :data:`V2_INDEXES`, version 3 the finding columns of :data:`V3_FINDING_COLUMNS`, version 4
-made every column holding a Qualys value unbounded text (:data:`V4_TEXT_COLUMNS`; see
-:mod:`cvesweep.library.migrations`).
+made every column holding a Qualys value unbounded text (:data:`V4_TEXT_COLUMNS`), version 5
+the view and the dropped keys to ``sources`` (see :mod:`cvesweep.library.migrations`).
 
 Limits are the same on every backend: a value Qualys gives (tag, hostname, OS, status, ...)
 is ``Text``, never ``VARCHAR(n)``, and on PostgreSQL the unique keys over such text use its
@@ -57,6 +67,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -72,13 +83,18 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    column,
+    event,
     func,
+    table,
 )
 from sqlalchemy.schema import SchemaItem
 from sqlalchemy.sql.ddl import BaseDDLElement
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 4
+from cvesweep.library import mapping
+
+SCHEMA_VERSION = 5
 
 KIND_INDICATOR = "indicator"
 KIND_ASSET = "asset"
@@ -160,7 +176,7 @@ object_sources = Table(
     "object_sources",
     metadata,
     Column("object_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True),
-    Column("source_id", Integer, ForeignKey("sources.id"), primary_key=True),
+    Column("source_id", Integer, primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -171,7 +187,7 @@ attributes = Table(
     Column("object_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
     Column("name", Text, nullable=False),
     Column("value", Text, nullable=False),
-    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("source_id", Integer, nullable=False),
     Column("published_at", UTCDateTime, nullable=False),
     Column("origin", String(16), nullable=False),
     UniqueConstraint("object_id", "name", "value").ddl_if(callable_=_not_postgresql),
@@ -193,7 +209,7 @@ relationships = Table(
     Column("id", Integer, primary_key=True),
     Column("object_a_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
     Column("object_b_id", Integer, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
-    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("source_id", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("object_a_id", "object_b_id"),
 )
@@ -319,3 +335,62 @@ PG_REPLACED_CONSTRAINTS = (
     ("tags", "uq_tags_object_id_name"),
 )
 PG_REPLACED_INDEXES = ("ix_tags_name",)
+
+
+# Dropped by schema version 5: the foreign keys to the one-row ``sources`` table.
+V5_UNKEYED_TABLES = ("object_sources", "attributes", "relationships")
+
+ATTRIBUTES_VIEW = "object_attributes"
+_TEXT_COLUMNS = ("qid", "severity")  # integer finding columns: read as text in the view
+
+
+def _derived(name: str, column: str) -> str:
+    """One arm of the view: the distinct (asset, ``column``) pairs of findings as ``name``,
+    what :func:`cvesweep.library.mapping.finding_attributes` gave: an integer when not
+    null, read as text; a text when not empty."""
+    quoted = f'"{column}"'
+    if column in _TEXT_COLUMNS:
+        value, where = f"CAST({quoted} AS TEXT)", f"{quoted} IS NOT NULL"
+    else:
+        value, where = quoted, f"{quoted} <> ''"
+    # Only names and literals of this module go into the SQL, never a value.
+    return (
+        f"SELECT asset_id AS object_id, '{name}' AS name, {value} AS value, "  # noqa: S608
+        f"(SELECT min(id) FROM sources WHERE name = '{SOURCE_QUALYS}') AS source_id, "
+        f"min(first_seen_at) AS published_at, '{ORIGIN_FINDING}' AS origin "
+        f"FROM findings WHERE {where} GROUP BY asset_id, {quoted}"
+    )
+
+
+_DERIVED_COLUMNS = {
+    mapping.QUALYS_ID: "qid",
+    mapping.SEVERITY: "severity",
+    mapping.SCAN_STATUS: "status",
+    mapping.SCAN_TYPE: "type",
+    mapping.LAST_FOUND_DATE: "last_found",
+}
+assert tuple(_DERIVED_COLUMNS) == mapping.FINDING_NAMES
+
+# The view every reader reads attributes from (the same SQL on SQLite and PostgreSQL): the
+# stored pairs, then the finding pairs. UNION ALL: no stored pair has a finding name.
+ATTRIBUTES_VIEW_SQL = f"CREATE VIEW {ATTRIBUTES_VIEW} AS " + " UNION ALL ".join(  # noqa: S608
+    [
+        "SELECT object_id, name, value, source_id, published_at, origin FROM attributes",
+        *(_derived(name, column) for name, column in _DERIVED_COLUMNS.items()),
+    ]
+)
+DROP_ATTRIBUTES_VIEW_SQL = f"DROP VIEW IF EXISTS {ATTRIBUTES_VIEW}"
+
+event.listen(metadata, "after_create", DDL(ATTRIBUTES_VIEW_SQL))  # type: ignore[no-untyped-call]
+event.listen(metadata, "before_drop", DDL(DROP_ATTRIBUTES_VIEW_SQL))  # type: ignore[no-untyped-call]
+
+object_attributes = table(
+    ATTRIBUTES_VIEW,
+    column("object_id", Integer),
+    column("name", Text),
+    column("value", Text),
+    column("source_id", Integer),
+    column("published_at", UTCDateTime),
+    column("origin", String(16)),
+)
+"""The view for queries (a lightweight table: ``metadata`` does not create it as a table)."""
