@@ -50,10 +50,10 @@ def test_a_cancelled_run_deletes_the_list_and_is_recorded_as_interrupted(
     sim: Sim, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'lib.db'}"
-    cancel = threading.Event()
-    cancel.set()  # honoured at the first progress report, after the list was created
+    cancel = threading.Event()  # set at the first progress report, after the list was created
     with pytest.raises(Cancelled):
         run_search(settings(), RunRequest(cve=CveId(LOG4SHELL)), library_url=url, cancel=cancel,
+                   progress=lambda _: cancel.set(),
                    transport=httpx.WSGITransport(app=sim.recorder))  # fmt: skip
     assert sim.open_lists() == []
     with Library.open(url) as library:

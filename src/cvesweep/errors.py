@@ -13,7 +13,8 @@
     │   ├── QualysConnectionError      exit 4: network, TLS, timeouts (source: network)
     │   └── QualysResponseError        exit 4: a reply that is not the XML we expect
     ├── LibraryError                   exit 1: the threat library failed
-    └── ExportError                    exit 1: an output could not be written
+    ├── ExportError                    exit 1: an output could not be written
+    └── Cancelled                      exit 130: the run was cancelled by its user (web UI)
 
 Foreign errors (httpx, lxml, OS) are translated at one boundary each with
 ``raise ... from exc``; nothing above that boundary sees them.
@@ -167,3 +168,10 @@ class ExportError(CvesweepError):
     """An output (file or format) could not be produced."""
 
     source = "output"
+
+
+class Cancelled(CvesweepError):
+    """The run was cancelled by its user (web UI cancel button, or serve stopping)."""
+
+    exit_code = 130
+    source = "user"

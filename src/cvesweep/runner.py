@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
 
+from cvesweep.errors import Cancelled as Cancelled
 from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats, Library, RunRecord, StoreFlags, run_parameters
 from cvesweep.models import CveId, SearchOptions, SearchResult
@@ -25,13 +27,6 @@ from cvesweep.qualys.searchlists import TemporaryList
 from cvesweep.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Cancelled(CvesweepError):
-    """The run was cancelled by its user (web UI cancel button)."""
-
-    exit_code = 130
-    source = "user"
 
 
 class Interrupted(CvesweepError):
@@ -71,16 +66,19 @@ def run_search(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     transport: httpx.BaseTransport | None = None,
+    on_search_list: Callable[[TemporaryList], None] | None = None,
 ) -> RunOutcome:
     """Search Qualys for ``request.cve`` and store the result in the library.
 
     ``library_url`` None (or ``request.store`` False) stores nothing. ``cancel``, when set
-    by another thread, stops the run at the next progress report (the search list is
-    still deleted) and raises :class:`Cancelled`. Raises CvesweepError subclasses.
+    by another thread, aborts the Qualys call in flight (within a second; the search list
+    is still deleted) and raises :class:`Cancelled`; ``on_search_list`` is told of the list
+    made (its ``deleted`` says, once the run ends, whether it is gone).
+    Raises CvesweepError subclasses.
     """
     library = Library.open(library_url, create=True) if request.store and library_url else None
     try:
-        return _run(settings, request, library, progress, cancel, transport)
+        return _run(settings, request, library, progress, cancel, transport, on_search_list)
     finally:
         if library is not None:
             library.close()
@@ -93,12 +91,19 @@ def _run(
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     transport: httpx.BaseTransport | None,
+    on_search_list: Callable[[TemporaryList], None] | None = None,
 ) -> RunOutcome:
     started = datetime.now(UTC)
     parameters = search_parameters(settings, request.options, request.flags)
     lists: list[TemporaryList] = []
+
+    def made(search_list: TemporaryList) -> None:
+        lists.append(search_list)
+        if on_search_list is not None:
+            on_search_list(search_list)
+
     try:
-        with QualysClient(settings.client_config(), transport=transport) as client:
+        with QualysClient(settings.client_config(), transport=transport, cancel=cancel) as client:
             result = search_vulnerable_hosts(
                 client,
                 request.cve,
@@ -107,7 +112,7 @@ def _run(
                 max_parallel=settings.max_parallel,
                 truncation_limit=settings.truncation_limit,
                 progress=cancellable(progress, cancel),
-                on_search_list=lists.append,
+                on_search_list=made,
             )
     except (CvesweepError, KeyboardInterrupt) as error:
         if library is not None:

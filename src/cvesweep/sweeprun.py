@@ -103,7 +103,7 @@ def _run(
             on_search_list(search_list)
 
     try:
-        with QualysClient(settings.client_config(), transport=transport) as client:
+        with QualysClient(settings.client_config(), transport=transport, cancel=cancel) as client:
             result = sweep(
                 client,
                 request.targets,

@@ -218,7 +218,7 @@ def test_qualys_text_is_escaped_on_library_pages(
 def test_qualys_text_is_escaped_in_the_result_table(client: WebClient) -> None:
     jobs = client.app.state.web.jobs
     request = RunRequest(XSS_CVE, store=False)
-    view = jobs.start(request, lambda progress, cancel: RunOutcome(xss_result(), None))
+    view = jobs.start(request, lambda progress, cancel, on_list: RunOutcome(xss_result(), None))
     assert view is not None and jobs.wait(view.id, 10).state == "succeeded"
     assert_escaped(client.get(f"/search/{view.id}").text)
 

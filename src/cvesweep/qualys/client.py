@@ -31,6 +31,7 @@ from cvesweep.errors import (
     QualysResponseError,
     QualysServerError,
 )
+from cvesweep.qualys.abort import CallAbort
 from cvesweep.qualys.auth import (
     BEARER_REFUSED_HINT,
     AuthMethod,
@@ -100,7 +101,11 @@ class Attempts:
         self.patient = patient  # False: one try, no waits (a last attempt while interrupted)
 
     def retry_after_failure(self, error: QualysError) -> None:
-        """Sleep before the next try, or raise ``error`` when the tries are used up."""
+        """Sleep before the next try, or raise ``error`` when the tries are used up.
+
+        Raises Cancelled instead when the run was cancelled (its call was aborted).
+        """
+        self._client.check_cancel()
         self.tries += 1
         if not self.patient or self.tries >= self._client.config.retries:
             raise as_final(error)
@@ -111,6 +116,7 @@ class Attempts:
 
     def wait_for_limit(self, error: QualysRateLimited, seconds: float) -> None:
         """Sleep ``seconds`` for a rate/concurrency limit, or raise if over the budget."""
+        self._client.check_cancel()
         seconds = max(seconds, 1.0)  # never a tight loop, even if Qualys says 0
         if not self.patient or self.waited + seconds > self._client.config.wait_budget:
             raise error
@@ -156,6 +162,8 @@ class QualysClient:
     waits observable and deterministic in tests; ``clock`` (monotonic seconds) times the
     renewal of gateway tokens. With ``--auth jwt|oauth-client``, ``tokens`` is the token
     source; raises ConfigError (nothing sent) when its gateway URL cannot be derived.
+    ``cancel``, when set by another thread, aborts the calls in flight and makes every later
+    call, retry or wait raise Cancelled, except those inside :meth:`cleaning_up` (see abort).
     """
 
     def __init__(
@@ -166,8 +174,12 @@ class QualysClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.config = config
+        self.abort = CallAbort(cancel) if cancel is not None else None
+        if self.abort is not None:
+            sleep = self.abort.sleeper(sleep)
         self.sleep = sleep
         self.random = rng or random.Random()
         self.api_calls = 0
@@ -202,8 +214,24 @@ class QualysClient:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and stop watching the cancel event)."""
         self._http.close()
+        if self.abort is not None:
+            self.abort.close()
+
+    @contextmanager
+    def cleaning_up(self) -> Iterator[None]:
+        """Calls made in this block (this thread) are sent even after a cancel: a clean-up."""
+        if self.abort is None:
+            yield
+            return
+        with self.abort.shielded():
+            yield
+
+    def check_cancel(self) -> None:
+        """Raise Cancelled when the run was cancelled (outside :meth:`cleaning_up`)."""
+        if self.abort is not None:
+            self.abort.check()
 
     def path(self, endpoint: Endpoint) -> str:
         """The request path of ``endpoint`` at the configured API version."""
@@ -275,17 +303,23 @@ class QualysClient:
     def _send(
         self, path: str, data: Mapping[str, str], call: str, method: str = "POST"
     ) -> httpx.Response:
+        # The trace hook tells the abort which sockets to shut down on a cancel.
+        extensions = {"trace": self.abort.trace} if self.abort is not None else None
         if method == "GET":
-            request = self._http.build_request("GET", path, params=dict(data))
+            request = self._http.build_request(
+                "GET", path, params=dict(data), extensions=extensions
+            )
         else:
-            request = self._http.build_request("POST", path, data=dict(data))
+            request = self._http.build_request("POST", path, data=dict(data), extensions=extensions)
         self.gate.wait()
+        self.check_cancel()
         with self._count_lock:
             self.api_calls += 1
         log.debug("%s %s (%s)", method, path, call)
         try:
             return self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
+            self.check_cancel()  # the socket was shut down by a cancel: not a network failure
             raise translate_transport_error(exc, call, self.config.base_url) from exc
 
     def _refusal(self, response: httpx.Response, call: str) -> tuple[QualysRateLimited, float]:

@@ -137,7 +137,8 @@ def temporary_for(client: QualysClient, cves: Sequence[CveId]) -> Iterator[Tempo
 
     Whatever ends the block — success, a cvesweep error, Ctrl-C, SIGTERM, SystemExit — the
     delete is attempted; an interrupt that arrives while the delete is being retried gets
-    one last immediate try. A create interrupted or failed in flight may still have made the
+    one last immediate try; a cancel of the run (see qualys.abort) does not stop it. A create
+    interrupted or failed in flight may still have made the
     list: it is then looked up by its unique title and deleted. A failure to delete never
     hides the block's own error; it is recorded on the TemporaryList (``deleted`` False,
     ``delete_error``) and logged with the list id.
@@ -184,7 +185,7 @@ def _never_connected(error: QualysConnectionError) -> bool:
 def _delete_by_title(client: QualysClient, title: str) -> None:
     """Find the list titled ``title`` and delete it (signals held meanwhile); errors logged."""
     # A signal held by interrupts_deferred() is raised when the block ends: after the work.
-    with interrupts_deferred():
+    with interrupts_deferred(), client.cleaning_up():
         try:
             for list_id, found in list_all(client):
                 if found == title:
@@ -220,7 +221,8 @@ def interrupts_deferred() -> Iterator[None]:
 
 def _delete(client: QualysClient, temp: TemporaryList) -> None:
     try:
-        delete(client, temp.id)
+        with client.cleaning_up():  # made even when the run was cancelled
+            delete(client, temp.id)
         temp.deleted = True
         return
     except CvesweepError as error:
@@ -234,7 +236,7 @@ def _delete(client: QualysClient, temp: TemporaryList) -> None:
 
 def _last_try(client: QualysClient, temp: TemporaryList) -> None:
     # A signal held by interrupts_deferred() is raised when the block ends: after the record.
-    with interrupts_deferred():
+    with interrupts_deferred(), client.cleaning_up():
         try:
             delete(client, temp.id, patient=False)
             temp.deleted = True

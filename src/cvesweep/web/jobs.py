@@ -2,8 +2,9 @@
 
 A job runs a search (normally :func:`cvesweep.runner.run_search`) in a daemon thread. Its
 progress is updated by the search's progress callback; cancelling sets the job's
-``threading.Event``, which the runner checks at each progress report (the Qualys search
-list is still deleted). When the search succeeds the job reads the on-disk result once,
+``threading.Event``, which aborts the Qualys call in flight within a second (see
+cvesweep.qualys.abort; the Qualys search list is still deleted, and the view says so).
+When the search succeeds the job reads the on-disk result once,
 keeps at most ``max_hosts`` hosts in memory and releases the spool: the full result is in
 the library (when stored) and its counts in the summary.
 
@@ -26,12 +27,14 @@ from cvesweep.library import IngestStats
 from cvesweep.models import Host, SearchSummary
 from cvesweep.operation import released
 from cvesweep.qualys.detections import Progress, ProgressCallback
+from cvesweep.qualys.searchlists import TemporaryList
 from cvesweep.runner import Cancelled, RunOutcome, RunRequest
 from cvesweep.web.problems import Problem, problem_for, unexpected_problem
 
 log = logging.getLogger(__name__)
 
-Search = Callable[[ProgressCallback, threading.Event], RunOutcome]
+# (progress callback, cancel event, told of each Qualys search list made) → the outcome
+Search = Callable[[ProgressCallback, threading.Event, Callable[[TemporaryList], None]], RunOutcome]
 
 
 class JobState(StrEnum):
@@ -59,6 +62,8 @@ class JobView:
     summary: SearchSummary | None = None
     stats: IngestStats | None = None
     problem: Problem | None = None
+    lists_made: int = 0
+    lists_deleted: int = 0  # of lists_made, once the job is done
 
     @property
     def done(self) -> bool:
@@ -77,6 +82,7 @@ class _Job:
     def __init__(self, job_id: str, request: RunRequest) -> None:
         self.cancel = threading.Event()
         self.thread: threading.Thread | None = None
+        self.lists: list[TemporaryList] = []
         self._lock = threading.Lock()
         self._view = JobView(
             id=job_id,
@@ -93,6 +99,11 @@ class _Job:
     def report(self, progress: Progress) -> None:
         with self._lock:
             self._view = replace(self._view, progress=progress)
+
+    def list_made(self, made: TemporaryList) -> None:
+        with self._lock:
+            self.lists.append(made)
+            self._view = replace(self._view, lists_made=len(self.lists))
 
     def finish(
         self,
@@ -113,6 +124,7 @@ class _Job:
                 hosts_total=hosts_total,
                 summary=outcome.result.summary if outcome else None,
                 stats=outcome.stats if outcome else None,
+                lists_deleted=sum(1 for one in self.lists if one.deleted),
             )
 
 
@@ -193,7 +205,7 @@ class JobManager:
 
     def _work(self, job: _Job, search: Search) -> None:
         try:
-            outcome = search(job.report, job.cancel)
+            outcome = search(job.report, job.cancel, job.list_made)
         except Cancelled:
             job.finish(JobState.CANCELLED)
             return

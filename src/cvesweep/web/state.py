@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from cvesweep.library import Library
 from cvesweep.qualys.detections import ProgressCallback
+from cvesweep.qualys.searchlists import TemporaryList
 from cvesweep.runner import RunOutcome, RunRequest, run_search
 from cvesweep.settings import Settings
 from cvesweep.web.jobs import JobManager, JobView
@@ -49,7 +50,11 @@ class WebState:
         """
         settings = self.settings()
 
-        def search(progress: ProgressCallback, cancel: threading.Event) -> RunOutcome:
+        def search(
+            progress: ProgressCallback,
+            cancel: threading.Event,
+            on_list: Callable[[TemporaryList], None],
+        ) -> RunOutcome:
             return run_search(
                 settings,
                 request,
@@ -57,6 +62,7 @@ class WebState:
                 progress=progress,
                 cancel=cancel,
                 transport=self.qualys_transport,
+                on_search_list=on_list,
             )
 
         return self.jobs.start(request, search)

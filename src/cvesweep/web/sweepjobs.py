@@ -2,9 +2,11 @@
 
 A sweep job runs :func:`cvesweep.sweeprun.run_sweep` in a daemon thread. It reports the
 search lists made (one per chunk of CVEs) and the pages and hosts of the detection pull;
-cancelling sets the job's event (every list is still deleted). When the sweep succeeds the
-job keeps the per-CVE outcomes (small: no hosts) and releases the spool; the hosts are in the
-library when stored. At most ``max_running`` sweeps run at once, ``max_kept`` are remembered.
+cancelling sets the job's event, which aborts the Qualys call in flight within a second
+(see cvesweep.qualys.abort; every list is still deleted, and the view counts them). When the
+sweep succeeds the job keeps the per-CVE outcomes (small: no hosts) and releases the spool;
+the hosts are in the library when stored. At most ``max_running`` sweeps run at once,
+``max_kept`` are remembered.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class SweepView:
     started_at: datetime
     lists_made: int = 0
     lists_planned: int = 0
+    lists_deleted: int = 0  # of lists_made, once the sweep is done
     finished_at: datetime | None = None
     cancel_requested: bool = False
     outcomes: tuple[CveOutcome, ...] = ()
@@ -75,6 +78,7 @@ class _SweepJob:
     def __init__(self, job_id: str, request: SweepRequest, planned: int) -> None:
         self.cancel = threading.Event()
         self.thread: threading.Thread | None = None
+        self.lists: list[TemporaryList] = []
         self._lock = threading.Lock()
         self._view = SweepView(
             id=job_id,
@@ -93,13 +97,21 @@ class _SweepJob:
         with self._lock:
             self._view = replace(self._view, progress=progress)
 
-    def list_made(self, _made: TemporaryList) -> None:
+    def list_made(self, made: TemporaryList) -> None:
         with self._lock:
-            self._view = replace(self._view, lists_made=self._view.lists_made + 1)
+            self.lists.append(made)
+            self._view = replace(self._view, lists_made=len(self.lists))
 
     def finish(self, state: JobState, **changes: object) -> None:
         with self._lock:
-            self._view = replace(self._view, state=state, finished_at=datetime.now(UTC), **changes)  # type: ignore[arg-type]
+            deleted = sum(1 for one in self.lists if one.deleted)
+            self._view = replace(
+                self._view,
+                state=state,
+                finished_at=datetime.now(UTC),
+                lists_deleted=deleted,
+                **changes,  # type: ignore[arg-type]
+            )
 
 
 class SweepJobs:
