@@ -14,7 +14,7 @@ from sqlalchemy import insert
 
 from cvesweep.errors import ExportError, InputError
 from cvesweep.export import taxii
-from cvesweep.export.stix import TOOL_TIME, build_bundle
+from cvesweep.export.stix import TOOL_TIME, bundle_json
 from cvesweep.export.taxii_feed import (
     MAIN,
     Collection,
@@ -66,8 +66,8 @@ def every_entry(
 
 def exported(filled: Filled, cves: list[str] | None = None) -> dict[str, str]:
     """The objects of ``export stix`` by id, each re-serialised compact in its own key order."""
-    bundle = build_bundle(queries.export_records(filled.library.engine, cves))
-    return {o["id"]: json.dumps(o) for o in json.loads(str(bundle.serialize()))["objects"]}
+    bundle = bundle_json(queries.export_records(filled.library.engine, cves))
+    return {o["id"]: json.dumps(o) for o in json.loads(bundle)["objects"]}
 
 
 def test_the_library_collection_holds_the_objects_of_export_stix_byte_for_byte(

@@ -7,25 +7,37 @@ carrying the findings; tags → ``labels``; cvesweep → an ``identity`` that is
 ``x_cvesweep_*`` top-level properties declared by one ``extension-definition``.
 
 Determinism: SDO/SRO ids are ``type--UUIDv5(NAMESPACE, "type|natural|key")``, SCO ids follow
-the STIX deterministic-id rule (stix2 derives them from ``value``), timestamps come from the
-library (never "now"), objects are sorted, so the same library gives byte-identical bundles.
+the STIX deterministic-id rule (UUIDv5 of the canonical JSON of ``value``), timestamps come
+from the library (never "now"), objects are sorted, so the same library gives byte-identical
+bundles.
+
+Each object is built here as a plain dict whose keys are in the order the stix2 library
+serialises them (its properties' order, then the custom ones), with timestamps formatted as
+stix2 formats them; :mod:`cvesweep.export.stixbundle` writes them as they are read from the
+library. The bytes are those of the stix2-built bundles this module wrote before (golden
+files in tests/export/data), at over ten times the objects per second. The stix2 objects of
+the same dicts (:func:`vulnerability`, :func:`infrastructure`, :func:`has`, ...) remain for
+the TAXII feed.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
+import json
+import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
-import stix2.exceptions  # type: ignore[import-untyped]
-import stix2.v21  # type: ignore[import-untyped]
+from sqlalchemy import Engine
 
-from cvesweep.errors import ExportError
 from cvesweep.library.queries import ExportAsset, ExportCve, ExportData, ExportLink, FindingRecord
 
 NAMESPACE = uuid.UUID("700c3fcc-a7ce-46ee-b249-cb85bec18502")
+# The STIX 2.1 namespace of deterministic SCO ids (STIX 2.1 section 2.9).
+SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
 # The identity and the extension definition are the tool's own; their time is fixed so
 # that they never change between exports.
 TOOL_TIME = datetime(2025, 1, 1, tzinfo=UTC)
@@ -40,6 +52,9 @@ _EXTENSION_SCHEMA = (
     "{qid (integer), severity (integer 1-5), status, type, first_found, last_found, last_scan "
     "(UTC timestamps YYYY-MM-DDTHH:MM:SSZ)}, one per Qualys QID detected; absent keys are unknown."
 )
+StixObject = dict[str, Any]
+# Bytes per chunk of a spooled bundle (spool_library_stix).
+CHUNK = 1 << 16
 
 
 def stix_id(object_type: str, *key: str) -> str:
@@ -55,136 +70,163 @@ _EXTENSIONS = {EXTENSION_ID: {"extension_type": "toplevel-property-extension"}}
 def write_stix(data: ExportData, stream: TextIO) -> None:
     """Write the STIX 2.1 bundle of ``data`` to ``stream`` (JSON, indented, newline-ended).
 
-    Raises ExportError when the data cannot be expressed in STIX or the stream cannot be
-    written.
+    Raises ExportError when the stream cannot be written.
     """
-    text = bundle_json(data)
+    from cvesweep.export.stixbundle import MemorySource, write_bundle
+
+    write_bundle(MemorySource(data), stream)
+
+
+def write_library_stix(
+    engine: Engine, stream: TextIO, cves: Iterable[str] | None = None
+) -> tuple[int, int]:
+    """Write the bundle of the library (or of ``cves`` and their assets) as it is read.
+
+    Never holds the library in memory. Returns how many CVEs and assets it holds. Raises
+    InputError (--cve) for a CVE that is not stored, LibraryError, ExportError (writing).
+    """
+    from cvesweep.export.stixbundle import write_bundle
+    from cvesweep.library.queries import export_reader
+
+    with export_reader(engine, None if cves is None else list(cves)) as reader:
+        return write_bundle(reader, stream)
+
+
+def spool_library_stix(
+    engine: Engine, cves: Iterable[str] | None = None
+) -> tuple[int, Iterator[bytes]]:
+    """Write the library's bundle (as :func:`write_library_stix`) into a nameless temporary
+    file; return its size in bytes and its chunks, read back as they are iterated.
+
+    For a web reply: every error (InputError, LibraryError, ExportError) is raised here,
+    before a byte is sent; the file goes when the chunks are done (or dropped).
+    """
+    spool = tempfile.TemporaryFile(prefix="cvesweep-", suffix=".stix.json")  # noqa: SIM115
     try:
-        stream.write(text)
-    except OSError as exc:
-        raise ExportError(f"could not write the STIX bundle: {exc.strerror or exc}") from exc
+        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        write_library_stix(engine, text, cves)
+        text.flush()
+        text.detach()
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return size, _chunks(spool)
+
+
+def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    with spool:
+        while chunk := spool.read(CHUNK):
+            yield chunk
 
 
 def bundle_json(data: ExportData) -> str:
-    """Return the bundle of ``data`` as JSON indented by 2; raises ExportError (invalid data).
-
-    Keys keep stix2's property order (``pretty=True`` would sort them, but in quadratic time).
-    """
-    return str(build_bundle(data).serialize(indent=2)) + "\n"
-
-
-def build_bundle(data: ExportData) -> Any:
-    """Return the ``stix2.v21.Bundle`` of ``data``: tool objects, SDOs, SCOs, then SROs.
-
-    Raises ExportError when stix2 rejects a value (a translation of its STIXError).
-    """
-    try:
-        objects = [*_tool_objects(), *_stix_objects(data)]
-        return stix2.v21.Bundle(
-            objects=objects,
-            id=stix_id("bundle", *(str(o.id) for o in objects)),
-            allow_custom=True,
-        )
-    except stix2.exceptions.STIXError as exc:
-        raise ExportError(f"the library cannot be expressed in STIX 2.1: {exc}") from exc
+    """Return the bundle of ``data`` as JSON indented by 2 (what :func:`write_stix` writes)."""
+    with io.StringIO() as stream:
+        write_stix(data, stream)
+        return stream.getvalue()
 
 
-def _tool_objects() -> list[Any]:
-    identity = stix2.v21.Identity(
-        id=IDENTITY_ID,
-        created=TOOL_TIME,
-        modified=TOOL_TIME,
-        name="cvesweep",
-        identity_class="system",
-        description="cvesweep: which hosts in Qualys VM are vulnerable to a CVE.",
-    )
-    extension = stix2.v21.ExtensionDefinition(
-        id=EXTENSION_ID,
-        created_by_ref=IDENTITY_ID,
-        created=TOOL_TIME,
-        modified=TOOL_TIME,
-        name="cvesweep Qualys facts",
-        description="Qualys attributes of assets and findings behind asset-CVE links.",
-        schema=_EXTENSION_SCHEMA,
-        version=EXTENSION_VERSION,
-        extension_types=["toplevel-property-extension"],
-        extension_properties=[ATTRIBUTES_PROPERTY, FINDINGS_PROPERTY],
-    )
+def tool_objects() -> list[StixObject]:
+    """The identity of cvesweep and the definition of its extension (always first)."""
+    identity = {
+        "type": "identity", "spec_version": "2.1", "id": IDENTITY_ID,
+        "created": timestamp(TOOL_TIME), "modified": timestamp(TOOL_TIME), "name": "cvesweep",
+        "description": "cvesweep: which hosts in Qualys VM are vulnerable to a CVE.",
+        "identity_class": "system",
+    }  # fmt: skip
+    extension = {
+        "type": "extension-definition", "spec_version": "2.1", "id": EXTENSION_ID,
+        "created_by_ref": IDENTITY_ID, "created": timestamp(TOOL_TIME),
+        "modified": timestamp(TOOL_TIME), "name": "cvesweep Qualys facts",
+        "description": "Qualys attributes of assets and findings behind asset-CVE links.",
+        "schema": _EXTENSION_SCHEMA, "version": EXTENSION_VERSION,
+        "extension_types": ["toplevel-property-extension"],
+        "extension_properties": [ATTRIBUTES_PROPERTY, FINDINGS_PROPERTY],
+    }  # fmt: skip
     return [identity, extension]
 
 
-def _stix_objects(data: ExportData) -> list[Any]:
-    cves = sorted(data.cves, key=lambda cve: cve.value)
-    assets = sorted(data.assets, key=lambda asset: _address_order(asset.value))
-    links = sorted(data.links, key=lambda link: (_address_order(link.asset), link.cve))
-    known_assets = {asset.value for asset in assets}
-    known_cves = {cve.value for cve in cves}
-    addresses = {asset.value: _address(asset.value) for asset in assets}
-    return [
-        *(vulnerability(cve) for cve in cves),
-        *(infrastructure(asset) for asset in assets),
-        *(address for address in addresses.values() if address is not None),
-        *(
-            _consists_of(asset, address)
-            for asset in assets
-            if (address := addresses[asset.value]) is not None
-        ),
-        *(has(link) for link in links if link.asset in known_assets and link.cve in known_cves),
-    ]
-
-
-def vulnerability(cve: ExportCve) -> Any:
-    """Return the ``vulnerability`` SDO of a CVE indicator."""
-    return stix2.v21.Vulnerability(
-        id=stix_id("vulnerability", cve.value),
-        created_by_ref=IDENTITY_ID,
-        **_times(cve.created, cve.modified),
-        name=cve.value,
-        external_references=[{"source_name": "cve", "external_id": cve.value}],
+def vulnerability_object(cve: ExportCve) -> StixObject:
+    """The ``vulnerability`` SDO of a CVE indicator."""
+    return {
+        **_head("vulnerability", stix_id("vulnerability", cve.value), cve.created, cve.modified),
+        "name": cve.value,
         **_labels(cve.tags),
-    )
+        "external_references": [{"source_name": "cve", "external_id": cve.value}],
+    }
 
 
-def infrastructure(asset: ExportAsset) -> Any:
-    """Return the ``infrastructure`` SDO of an asset (hostname as alias, attributes custom)."""
-    extra: dict[str, Any] = {}
+def infrastructure_object(asset: ExportAsset) -> StixObject:
+    """The ``infrastructure`` SDO of an asset (hostname as alias, attributes custom)."""
+    found = {
+        **_head("infrastructure", stix_id("infrastructure", asset.value), asset.created,
+                asset.modified),
+        "name": asset.value,
+        "infrastructure_types": list(INFRASTRUCTURE_TYPES),
+    }  # fmt: skip
     if asset.hostname:
-        extra["aliases"] = [asset.hostname]
+        found["aliases"] = [asset.hostname]
+    found.update(_labels(asset.tags))
     if asset.attributes:
-        extra["extensions"] = _EXTENSIONS
-        extra[ATTRIBUTES_PROPERTY] = [
+        found["extensions"] = _EXTENSIONS
+        found[ATTRIBUTES_PROPERTY] = [
             {"name": name, "value": value} for name, value in sorted(set(asset.attributes))
         ]
-    return stix2.v21.Infrastructure(
-        id=stix_id("infrastructure", asset.value),
-        created_by_ref=IDENTITY_ID,
-        **_times(asset.created, asset.modified),
-        name=asset.value,
-        infrastructure_types=list(INFRASTRUCTURE_TYPES),
-        **_labels(asset.tags),
-        **extra,
-        allow_custom=True,
-    )
+    return found
 
 
-def has(link: ExportLink) -> Any:
-    """Return the ``has`` relationship (infrastructure → vulnerability) with its findings."""
-    extra: dict[str, Any] = {}
+def has_object(link: ExportLink) -> StixObject:
+    """The ``has`` relationship (infrastructure → vulnerability) with its findings."""
+    found = {
+        **_head("relationship", stix_id("relationship", "has", link.asset, link.cve),
+                link.created, link.modified),
+        "relationship_type": "has",
+        "source_ref": stix_id("infrastructure", link.asset),
+        "target_ref": stix_id("vulnerability", link.cve),
+    }  # fmt: skip
     if link.findings:
-        extra["extensions"] = _EXTENSIONS
-        extra[FINDINGS_PROPERTY] = [
+        found["extensions"] = _EXTENSIONS
+        found[FINDINGS_PROPERTY] = [
             finding_record(f) for f in sorted(link.findings, key=lambda f: f.qid)
         ]
-    return stix2.v21.Relationship(
-        id=stix_id("relationship", "has", link.asset, link.cve),
-        created_by_ref=IDENTITY_ID,
-        **_times(link.created, link.modified),
-        relationship_type="has",
-        source_ref=stix_id("infrastructure", link.asset),
-        target_ref=stix_id("vulnerability", link.cve),
-        **extra,
-        allow_custom=True,
-    )
+    return found
+
+
+def address_object(value: str) -> StixObject | None:
+    """The ``ipv4-addr``/``ipv6-addr`` SCO of an asset value, or None when it is no IP."""
+    try:
+        parsed = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    kind = "ipv4-addr" if parsed.version == 4 else "ipv6-addr"
+    canonical = json.dumps({"value": value}, separators=(",", ":"))  # RFC 8785, one key
+    return {
+        "type": kind,
+        "spec_version": "2.1",
+        "id": f"{kind}--{uuid.uuid5(SCO_NAMESPACE, canonical)}",
+        "value": value,
+    }
+
+
+def consists_of_object(asset: ExportAsset, address: Mapping[str, Any]) -> StixObject:
+    """The ``consists-of`` relationship of an asset's infrastructure to its address SCO."""
+    return consists_of_record(asset.value, address, *stamps(asset.created, asset.modified))
+
+
+def consists_of_record(
+    value: str, address: Mapping[str, Any], created: str, modified: str
+) -> StixObject:
+    """:func:`consists_of_object` of an asset known by its value and :func:`stamps`."""
+    return {
+        **_head_text("relationship",
+                     stix_id("relationship", "consists-of", value, str(address["value"])),
+                     created, modified),
+        "relationship_type": "consists-of",
+        "source_ref": stix_id("infrastructure", value),
+        "target_ref": address["id"],
+    }  # fmt: skip
 
 
 def finding_record(finding: FindingRecord) -> dict[str, object]:
@@ -215,30 +257,8 @@ def finding_record(finding: FindingRecord) -> dict[str, object]:
     return {key: value for key, value in record.items() if value not in (None, [])}
 
 
-def _consists_of(asset: ExportAsset, address: Any) -> Any:
-    return stix2.v21.Relationship(
-        id=stix_id("relationship", "consists-of", asset.value, str(address.value)),
-        created_by_ref=IDENTITY_ID,
-        **_times(asset.created, asset.modified),
-        relationship_type="consists-of",
-        source_ref=stix_id("infrastructure", asset.value),
-        target_ref=address.id,
-    )
-
-
-def _address(value: str) -> Any:
-    """The ``ipv4-addr``/``ipv6-addr`` SCO of an asset value, or None when it is no IP."""
-    try:
-        parsed = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if parsed.version == 4:
-        return stix2.v21.IPv4Address(value=value)
-    return stix2.v21.IPv6Address(value=value)
-
-
-def _address_order(value: str) -> tuple[int, int, str]:
-    """Sort key: IPv4 numerically, then IPv6 numerically, then anything else by text."""
+def address_order(value: str) -> tuple[int, int, str]:
+    """Sort key of assets: IPv4 numerically, then IPv6 numerically, then anything else by text."""
     try:
         parsed = ipaddress.ip_address(value)
     except ValueError:
@@ -246,9 +266,78 @@ def _address_order(value: str) -> tuple[int, int, str]:
     return (parsed.version, int(parsed), value)
 
 
-def _times(created: datetime, modified: datetime) -> Mapping[str, datetime]:
+def timestamp(moment: datetime) -> str:
+    """A ``created``/``modified`` value as stix2 writes it: UTC, at least milliseconds."""
+    moment = _utc(moment)
+    fraction = f"{moment.microsecond:06d}".rstrip("0").ljust(3, "0")
+    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{fraction}Z"
+
+
+# --- the same objects as stix2 objects, for the TAXII feed ----------------------------------
+
+
+def vulnerability(cve: ExportCve) -> Any:
+    """Return the ``vulnerability`` SDO of a CVE indicator as a stix2 object."""
+    return _stix2(vulnerability_object(cve))
+
+
+def infrastructure(asset: ExportAsset) -> Any:
+    """Return the ``infrastructure`` SDO of an asset as a stix2 object."""
+    return _stix2(infrastructure_object(asset))
+
+
+def has(link: ExportLink) -> Any:
+    """Return the ``has`` relationship of a link as a stix2 object."""
+    return _stix2(has_object(link))
+
+
+def _tool_objects() -> list[Any]:
+    return [_stix2(found) for found in tool_objects()]
+
+
+def _address(value: str) -> Any:
+    """The address SCO of an asset value as a stix2 object, or None when it is no IP."""
+    found = address_object(value)
+    return None if found is None else _stix2(found)
+
+
+def _consists_of(asset: ExportAsset, address: Any) -> Any:
+    return _stix2(consists_of_object(asset, address))
+
+
+def _stix2(found: StixObject) -> Any:
+    """The stix2 object of a dict of this module (stix2 checks it); ExportError if invalid."""
+    import stix2  # type: ignore[import-untyped]  # slow to import: only when asked for
+    import stix2.exceptions  # type: ignore[import-untyped]
+
+    from cvesweep.errors import ExportError
+
+    try:
+        return stix2.parse(found, allow_custom=True, version="2.1")
+    except stix2.exceptions.STIXError as exc:
+        raise ExportError(f"the library cannot be expressed in STIX 2.1: {exc}") from exc
+
+
+def stamps(created: datetime, modified: datetime) -> tuple[str, str]:
+    """The ``created`` and ``modified`` texts of an object; ``modified`` never precedes it."""
     created = _utc(created)
-    return {"created": created, "modified": max(created, _utc(modified))}
+    return timestamp(created), timestamp(max(created, _utc(modified)))
+
+
+def _head(kind: str, object_id: str, created: datetime, modified: datetime) -> StixObject:
+    """The leading properties of an SDO/SRO; ``modified`` never precedes ``created``."""
+    return _head_text(kind, object_id, *stamps(created, modified))
+
+
+def _head_text(kind: str, object_id: str, created: str, modified: str) -> StixObject:
+    return {
+        "type": kind,
+        "spec_version": "2.1",
+        "id": object_id,
+        "created_by_ref": IDENTITY_ID,
+        "created": created,
+        "modified": modified,
+    }
 
 
 def _utc(moment: datetime) -> datetime:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, suppress
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -389,26 +389,117 @@ def export_records(engine: Engine, cves: Sequence[str] | None = None) -> ExportD
 _STAMPED = (objects.c.id, objects.c.value, objects.c.created_at, objects.c.updated_at)
 
 
+class ExportReader:
+    """The records of one STIX export, read piece by piece inside one read transaction.
+
+    What :func:`export_records` returns at once, for an exporter that never holds a whole
+    library: the CVEs (few), the ids and values of the assets, then the assets and links
+    of a batch of asset ids at a time. Made by :func:`export_reader`.
+    """
+
+    def __init__(self, conn: Connection, cves: Sequence[str] | None) -> None:
+        self._conn = conn
+        links = self._links = _links()
+        cve_where = _IS_CVE if cves is None else objects.c.id.in_(_require_cves(conn, cves))
+        self._cve_where = cve_where
+        self._cve_ids = select(objects.c.id).where(cve_where)
+        self._linked = links.c.cve_id.in_(self._cve_ids)
+        self._asset_where = _IS_ASSET
+        if cves is not None:
+            self._asset_where = objects.c.id.in_(select(links.c.asset_id).where(self._linked))
+
+    def cves(self) -> list[ExportCve]:
+        """Every CVE of the export, with its tags."""
+        tag_map = _tags(self._conn, self._cve_where)
+        rows = self._conn.execute(select(*_STAMPED).where(self._cve_where))
+        return [ExportCve(r.value, r.created_at, r.updated_at, tag_map.get(r.id, ())) for r in rows]
+
+    def asset_keys(self) -> Iterator[tuple[int, str, datetime, datetime]]:
+        """(id, value, created, modified) of every asset of the export, in no particular order."""
+        query = select(*_STAMPED).where(self._asset_where)
+        # A server-side cursor on PostgreSQL: the rows are never all in this process at once.
+        streamed = query.execution_options(stream_results=True, yield_per=10_000)
+        for row in self._conn.execute(streamed):
+            yield row.id, row.value, row.created_at, row.updated_at
+
+    def assets(self, ids: Sequence[int]) -> list[ExportAsset]:
+        """The assets of ``ids`` (from :meth:`asset_keys`), in that order."""
+        where = objects.c.id.in_(ids)
+        found = {row.id: row for row in self._conn.execute(select(*_STAMPED).where(where))}
+        tag_map = _tags(self._conn, where)
+        pairs = _export_attributes(self._conn, where)
+        return [_export_asset(found[i], pairs[i], tag_map) for i in ids if i in found]
+
+    def link_keys(self, ids: Sequence[int]) -> list[tuple[str, str]]:
+        """(asset, CVE) values of what :meth:`links` returns for ``ids``, without findings."""
+        links = self._links
+        pairs = select(*_link_values(links)).where(self._linked, links.c.asset_id.in_(ids))
+        return [(row.asset, row.cve) for row in self._conn.execute(pairs)]
+
+    def links(self, ids: Sequence[int]) -> list[ExportLink]:
+        """The links of the assets of ``ids`` to the export's CVEs, with their findings."""
+        links = self._links
+        findings_of: defaultdict[tuple[str, str], list[Any]] = defaultdict(list)
+        chosen = and_(findings.c.asset_id.in_(ids), findings.c.cve_id.in_(self._cve_ids))
+        for row in self._conn.execute(_findings_query(chosen)):
+            findings_of[(row.asset, row.cve)].append(row)
+        pairs = select(links.c.created_at, *_link_values(links))
+        rows = self._conn.execute(pairs.where(self._linked, links.c.asset_id.in_(ids)))
+        return [_export_link(row, findings_of) for row in rows]
+
+
+@contextmanager
+def export_reader(engine: Engine, cves: Sequence[str] | None = None) -> Iterator[ExportReader]:
+    """Yield an :class:`ExportReader` of all CVEs and assets, or of ``cves`` and their assets.
+
+    Raises InputError (field --cve) naming a CVE that is not in the library, LibraryError
+    on read failure (also from the reader's methods, while the block runs).
+    """
+    with _reading(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            # One snapshot for every query of the export (the exporter reads it twice).
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield ExportReader(conn, cves)
+
+
+def _export_asset(
+    row: Any, pairs: list[tuple[str, str]], tag_map: Mapping[int, tuple[str, ...]]
+) -> ExportAsset:
+    return ExportAsset(
+        value=row.value,
+        created=row.created_at,
+        modified=row.updated_at,
+        hostname=dict(pairs).get(HOSTNAME),
+        tags=tag_map.get(row.id, ()),
+        attributes=tuple(pairs),
+    )
+
+
 def _export_assets(
     conn: Connection, where: ColumnElement[bool], tag_map: Mapping[int, tuple[str, ...]]
 ) -> list[ExportAsset]:
+    pairs = _export_attributes(conn, where)
+    return [
+        _export_asset(row, pairs[row.id], tag_map)
+        for row in conn.execute(select(*_STAMPED).where(where))
+    ]
+
+
+def _export_attributes(
+    conn: Connection, where: ColumnElement[bool]
+) -> defaultdict[int, list[tuple[str, str]]]:
+    """The (name, value) attribute pairs of the objects matching ``where``, by object id.
+
+    The one place the STIX export (:func:`export_records`, :class:`ExportReader`) reads
+    attributes from.
+    """
     pairs: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
     view = object_attributes.c  # stored and finding-derived pairs (schema version 5)
     query = select(view.object_id, view.name, view.value)
     joined = query.join(objects, objects.c.id == view.object_id)
     for object_id, name, text in conn.execute(joined.where(where)):
         pairs[object_id].append((name, text))
-    return [
-        ExportAsset(
-            value=row.value,
-            created=row.created_at,
-            modified=row.updated_at,
-            hostname=dict(pairs[row.id]).get(HOSTNAME),
-            tags=tag_map.get(row.id, ()),
-            attributes=tuple(pairs[row.id]),
-        )
-        for row in conn.execute(select(*_STAMPED).where(where))
-    ]
+    return pairs
 
 
 def _link_values(links: Subquery) -> tuple[ColumnElement[str], ColumnElement[str]]:
