@@ -19,7 +19,6 @@ from cvesweep.cli.library import EMPTY_HINT, reading
 from cvesweep.cli.output import OutputOpt, check_output_path, write_file
 from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import ExportError, InputError
-from cvesweep.library import queries
 from cvesweep.models import parse_cve
 
 if TYPE_CHECKING:
@@ -58,28 +57,31 @@ def stix(
         chosen = [parse_cve(cve, field="--cve") for cve in cves] if cves else None
         check_output_path("json", output)  # the --output checks of every command
         with reading(db) as engine:
-            data = queries.export_records(engine, chosen)
-        from cvesweep.export.stix import bundle_json  # stix2 is slow to import: only here
-
-        text = bundle_json(data)
-        write_text(text, output)
-        if not data.cves and not data.assets:
+            counts = write_bundle(engine, chosen, output)
+        if counts == (0, 0):
             warn(EMPTY_HINT)
 
 
-def write_text(text: str, output: Path | None) -> None:
-    """Write ``text`` to stdout, or to ``output`` (see cli.output.write_file).
+def write_bundle(
+    engine: Engine, cves: Sequence[str] | None, output: Path | None
+) -> tuple[int, int]:
+    """Write the bundle as it is read to stdout, or to ``output`` (see cli.output.write_file).
 
-    Raises ExportError when it cannot be written.
+    Returns how many CVEs and assets it holds. Raises InputError (--cve), LibraryError,
+    ExportError when it cannot be written.
     """
-    if output is None:
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except OSError as exc:
-            raise ExportError(f"could not write the bundle: {exc.strerror or exc}") from exc
-        return
-    write_file(output, lambda stream: stream.write(text))
+    from cvesweep.export.stix import write_library_stix
+
+    if output is not None:
+        counts: list[tuple[int, int]] = []
+        write_file(output, lambda stream: counts.append(write_library_stix(engine, stream, cves)))
+        return counts[0]
+    try:
+        found = write_library_stix(engine, sys.stdout, cves)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise ExportError(f"could not write the bundle: {exc.strerror or exc}") from exc
+    return found
 
 
 @export_app.command("taxii")

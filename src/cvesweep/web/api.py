@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from cvesweep.errors import InputError
-from cvesweep.export.stix import bundle_json
+from cvesweep.export.stix import spool_library_stix
 from cvesweep.library import queries
 from cvesweep.models import CVE_MAX_LENGTH, parse_cve
 from cvesweep.web.bounds import (
@@ -184,15 +184,17 @@ def export_stix(
     """Download the STIX 2.1 bundle of the given CVEs (and their assets), or of everything."""
     cves = [parse_cve(text, field="cve") for text in cve] if cve else None
     try:
-        data = queries.export_records(web.library.engine, cves)
+        # Written as read into a temporary file (memory stays flat), then sent from it.
+        size, chunks = spool_library_stix(web.library.engine, cves)
     except InputError as error:
         raise HTTPException(404, error.message) from error
     name = f"cvesweep-{cves[0] if cves and len(cves) == 1 else 'library'}.stix.json"
-    return Response(
-        bundle_json(data),
+    return StreamingResponse(
+        chunks,
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "Content-Length": str(size)},
+    )  # fmt: skip
 
 
 @meta.get("/openapi.json")
