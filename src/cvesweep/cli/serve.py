@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -85,8 +87,11 @@ def serve(
     """Serve the web UI and JSON API (search, library, STIX export) until Ctrl-C.
 
     Binds to 127.0.0.1 unless --host says otherwise; any other address requires an access
-    token. Exit status: 2 for invalid options or a missing token, 1 if the library cannot
-    be opened.
+    token. SIGTERM, like Ctrl-C, cancels the running searches (their Qualys calls are
+    aborted, their search lists deleted) and stops (then ending by that signal, as
+    uvicorn does). Exit status: 2 for
+    invalid options, a missing token, or a port in use (or an address that cannot be
+    listened on); 1 if the library cannot be opened.
     """
     from cvesweep.library import resolve_library_url
     from cvesweep.web import create_app
@@ -95,6 +100,7 @@ def serve(
     configure_logging(debug)
     with guarded(debug=debug):
         secret = _check_token(host, token)
+        listening = bind(host, port)  # first: a port in use is the one line printed
         library_url = resolve_library_url(db, os.environ)
         flags: dict[str, object] = {
             "url": url, "hostname": hostname, "port": qualys_port, "username": username,
@@ -117,7 +123,7 @@ def serve(
             token=secret,
             allowed_hosts=None if secret else _loopback_names(host),
         )
-    _run(web, host, port, secret is not None)
+    _run(web, listening, host, port, secret is not None)
 
 
 def _check_token(host: str, token: str | None) -> str | None:
@@ -166,11 +172,42 @@ def _loopback_names(host: str) -> tuple[str, ...]:
     return (*LOOPBACK_HOSTS, host.strip("[]").lower())
 
 
-def _run(web: FastAPI, host: str, port: int, with_token: bool) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` for uvicorn to listen on (as uvicorn binds one).
+
+    Raises InputError (exit 2, one line) naming --port when the port is in use or needs
+    privileges, --host when the address cannot be listened on.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(host, port, exc) from None
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> InputError:
+    if exc.errno == errno.EADDRINUSE:
+        return InputError(
+            "--port",
+            f"port {port} on {host} is already in use; choose another port, or stop the "
+            "program listening there",
+        )
+    if exc.errno == errno.EACCES:
+        return InputError("--port", f"not allowed to listen on port {port} (below 1024?)")
+    reason = exc.strerror or str(exc)
+    return InputError("--host", f"cannot listen on {host} port {port}: {reason}")
+
+
+def _run(web: FastAPI, listening: socket.socket, host: str, port: int, with_token: bool) -> None:
     import uvicorn
 
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"cvesweep web UI on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
     if with_token:
         typer.echo(f"sign in on http://{shown}:{port}/login with the access token", err=True)
-    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+    config = uvicorn.Config(web, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.Server(config).run(sockets=[listening])
