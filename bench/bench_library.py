@@ -61,6 +61,7 @@ from cvesweep.models import (
 )
 from cvesweep.spool import HostSpool
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: harness
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.pg_cluster
 from tests.pg_cluster import (
     Server,
@@ -68,6 +69,8 @@ from tests.pg_cluster import (
     server_from_environment,
     start_cluster,
 )
+
+from harness import emit
 
 STORE_HOSTS = 27_371
 STORE_URL_ENV = "CVESWEEP_BENCH_STORE_URL"  # the store worker's library (a child's env only)
@@ -342,6 +345,17 @@ def compare_backends(hosts: int) -> None:
     ratio = float(best["PostgreSQL"]["store_s"]) / float(best["SQLite"]["store_s"])
     verdict = "OK" if ratio <= PG_GOAL else "MISSED"
     print(f"  PostgreSQL / SQLite: {ratio:.2f} x [goal <= {PG_GOAL:.2f}] {verdict}")
+    emit(
+        f"library store on PostgreSQL vs SQLite, {hosts:,} hosts",
+        float(best["PostgreSQL"]["store_s"]),
+        "s",
+        baseline="SQLite store",
+        baseline_value=float(best["SQLite"]["store_s"]),
+        ratio=ratio,
+        goal=f"<= {PG_GOAL}",
+        met=ratio <= PG_GOAL,
+        command=f"bench/bench_library.py --store-hosts {hosts} --skip-floor (best of {ROUNDS})",
+    )
 
 
 def postgres_server() -> Server:
@@ -375,6 +389,29 @@ def report(hosts: int, floor: dict[str, Any], ingest: dict[str, Any]) -> None:
         f"; floor worker {float(floor['peak_rss_mib']):.0f} MiB (holds all its rows)"
     )
     print(f"  rows in library: {json.dumps(rows)}")
+    command = f"bench/bench_library.py --hosts {hosts}"
+    emit(
+        f"library first ingest vs sqlite3 executemany, {hosts:,} hosts",
+        first_s,
+        "s",
+        baseline="sqlite3 executemany of the finding rows",
+        baseline_value=floor_s,
+        ratio=first_s / floor_s,
+        goal="<= 3.0",
+        met=first_s <= 3 * floor_s,
+        command=command,
+    )
+    emit(
+        "library repeat ingest vs first",
+        second_s,
+        "s",
+        baseline="first ingest",
+        baseline_value=first_s,
+        ratio=second_s / first_s,
+        goal="<= 1.0",
+        met=second_s <= first_s,
+        command=command,
+    )
     print(f"  first ingest stats : {json.dumps(ingest['first_stats'])}")
     print(f"  second ingest stats: {json.dumps(ingest['second_stats'])}")
 

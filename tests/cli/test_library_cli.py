@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cvesweep.cli.main import app
-from cvesweep.library import queries
+from cvesweep.library import listing, queries
 from cvesweep.simulator.knowledgebase import LOG4SHELL, VENDOR_EXAMPLE
 from tests.backends import BACKENDS
 from tests.library.test_queries import DISCOVERED, SECOND, Filled, standard_library
@@ -69,7 +69,7 @@ def test_cves_json_is_the_query_result(filled: Filled) -> None:
 def test_assets_table_lists_every_asset_with_ip_hostname_and_tags(filled: Filled) -> None:
     rows = table_lines(cvesweep(filled, "assets"))
     assert rows[0] == ["IP", "Hostname", "CVEs", "Highest severity", "Tags"]
-    stored = queries.assets(filled.library.engine)
+    stored = listing.asset_page(filled.library.engine, limit=1000).items
     assert [row[0] for row in rows[1:]] == [a.value for a in stored]
 
 
@@ -97,9 +97,10 @@ def test_assets_tag_filter_lists_hosts_with_the_tag(filled: Filled) -> None:
 def test_assets_limit_shows_the_first_page_and_says_so(filled: Filled) -> None:
     result = cvesweep(filled, "assets", "--limit", "3", "--offset", "2", "--format", "json")
     data = json_of(result)
-    every = [a.value for a in queries.assets(filled.library.engine)]
+    every = [a.value for a in listing.asset_page(filled.library.engine, limit=1000).items]
     assert [d["value"] for d in data] == every[2:5]  # type: ignore[union-attr]
-    assert "showing assets 3 to 5; more follow" in result.stderr
+    assert "showing assets 3 to 5 of" in result.stderr
+    assert "more follow" in result.stderr
     assert "--offset 5" in result.stderr
 
 
@@ -200,3 +201,51 @@ def test_a_file_that_is_not_a_library_is_a_library_error(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert result.stderr.startswith("error (library):")
     assert "Traceback" not in result.output
+
+
+def test_assets_are_in_numeric_ip_order(filled: Filled) -> None:
+    data = json_of(cvesweep(filled, "assets", "--format", "json"))
+    values = [d["value"] for d in data]  # type: ignore[union-attr]
+    assert values == sorted(values, key=lambda v: tuple(int(p) for p in v.split(".")))
+    assert values != sorted(values)  # the fleet has addresses text order gets wrong
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--limit", "0"], "--limit"),
+        (["--limit", "10001"], "--limit"),
+        (["--offset", "-1"], "--offset"),
+    ],
+)
+@pytest.mark.parametrize("command", [["assets"], ["show", LOG4SHELL]])
+def test_limit_and_offset_are_bounded(
+    filled: Filled, command: list[str], args: list[str], message: str
+) -> None:
+    result = cvesweep(filled, *command, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_show_limit_pages_related_assets_and_findings_and_says_how_many_more(
+    filled: Filled,
+) -> None:
+    hosts = filled.vulnerable(LOG4SHELL)
+    by_ip = sorted(hosts, key=lambda v: tuple(int(p) for p in v.split(".")))
+    result = cvesweep(
+        filled, "show", LOG4SHELL, "--limit", "4", "--offset", "2", "--format", "json"
+    )
+    data = json_of(result)
+    assert [r["value"] for r in data["related"]] == by_ip[2:6]  # type: ignore[index]
+    assert len(data["findings"]) == 4  # type: ignore[index]
+    related_more = len(by_ip) - 6
+    assert f"{related_more} more related objects" in result.stderr
+    assert "more findings; use --offset" in result.stderr
+    assert "--offset 6" in result.stderr
+
+
+def test_show_table_says_how_many_of_how_many(filled: Filled) -> None:
+    result = cvesweep(filled, "show", LOG4SHELL, "--limit", "3")
+    total = len(filled.vulnerable(LOG4SHELL))
+    assert f"Related (3 shown of {total})" in result.stdout
+    assert "use --offset" in result.stderr

@@ -152,12 +152,16 @@ def test_too_many_running_searches_get_429(make_client: MakeClient, qualys: Qual
     assert client.wait(first)["state"] == "cancelled"
 
 
-def test_result_kept_in_memory_is_bounded(make_client: MakeClient) -> None:
-    client = make_client(jobs=JobManager(max_hosts=5))
-    status = client.wait(start_search(client, cve=LOG4SHELL))
+def test_search_status_holds_one_page_of_the_hosts(client: WebClient) -> None:
+    job_id = client.wait(start_search(client, cve=LOG4SHELL))["id"]
+    status = client.get(f"/api/searches/{job_id}", params={"limit": 5}).json()
     assert len(status["hosts"]) == 5
-    assert status["hosts_total"] == LOG4SHELL_HOSTS
-    assert status["hosts_truncated"] is True
+    assert (status["hosts_total"], status["hosts_matched"]) == (LOG4SHELL_HOSTS, LOG4SHELL_HOSTS)
+    assert (status["hosts_offset"], status["hosts_limit"], status["hosts_truncated"]) == (
+        0,
+        5,
+        True,
+    )
 
 
 def test_finished_jobs_beyond_the_limit_are_forgotten(make_client: MakeClient) -> None:
@@ -250,8 +254,8 @@ def test_openapi_describes_every_api_route(client: WebClient) -> None:
     spec = client.get("/openapi.json").json()
     assert set(spec["paths"]) == {
         "/api/searches", "/api/searches/{job_id}", "/api/searches/{job_id}/cancel",
-        "/api/cves", "/api/cves/{cve}", "/api/assets", "/api/assets/{value}", "/api/runs",
-        "/api/export/stix",
+        "/api/searches/{job_id}/result", "/api/cves", "/api/cves/{cve}", "/api/cves/{cve}/export",
+        "/api/assets", "/api/assets/{value}", "/api/runs", "/api/export/stix",
     }  # fmt: skip
     assert "SearchStatusModel" in spec["components"]["schemas"]
     docs = client.get("/docs")

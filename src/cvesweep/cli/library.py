@@ -27,7 +27,8 @@ from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import InputError
 from cvesweep.export.table import make_console
-from cvesweep.library import Library, queries, resolve_library_url
+from cvesweep.library import Library, listing, queries, resolve_library_url
+from cvesweep.library.listing import AssetFilter
 from cvesweep.models import parse_cve
 
 library_app = typer.Typer(
@@ -39,6 +40,9 @@ app.add_typer(library_app, name="library")
 
 EMPTY_HINT = "the library is empty; run 'cvesweep search CVE-…' to fill it"
 DEFAULT_ASSET_LIMIT = 1000
+DEFAULT_SHOW_LIMIT = 100
+LIMIT_MAX = 10_000  # rows a command prints at most; --offset reaches the others
+OFFSET_MAX = 1_000_000_000
 
 BrowseFormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="Output format: table or json.")
@@ -116,35 +120,38 @@ def assets(
         str | None, typer.Option("--search", help="Only assets whose IP or hostname contains this.")
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=0, help="Show at most N assets (0 = all).")
+        int,
+        typer.Option(
+            "--limit", min=1, max=LIMIT_MAX, help=f"Show at most N assets (1 to {LIMIT_MAX:,})."
+        ),
     ] = DEFAULT_ASSET_LIMIT,
-    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip the first N assets.")] = 0,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, max=OFFSET_MAX, help="Skip the first N assets.")
+    ] = 0,
     db: DbOpt = None,
     output_format: BrowseFormatOpt = "table",
     debug: DebugOpt = False,
 ) -> None:
-    """Assets with IP, hostname, tags, number of CVEs and highest severity, by IP."""
+    """Assets with IP, hostname, tags, number of CVEs and highest severity, in numeric IP order."""
     configure_logging(debug)
     with guarded(debug=debug):
         fmt = parse_format(output_format)
         cve_id = parse_cve(cve, field="--cve") if cve is not None else None
         with reading(db) as engine:
-            found = queries.assets(
-                engine, cve=cve_id, tag=tag, search=search,
-                limit=limit + 1 if limit else None, offset=offset,
-            )  # fmt: skip
-        more = bool(limit) and len(found) > limit
-        found = found[:limit] if limit else found
+            page = listing.asset_page(
+                engine, AssetFilter(cve_id, tag, search), limit=limit, offset=offset
+            )
+        found = list(page.items)
         rows = [
             (a.value, _text(a.hostname), str(a.cves), _text(a.highest_severity), ", ".join(a.tags))
             for a in found
         ]
         headers = ("IP", "Hostname", "CVEs", "Highest severity", "Tags")
         _render(fmt, [asdict(a) for a in found], headers, rows)
-        if more:
+        if page.more:
             warn(
-                f"showing assets {offset + 1} to {offset + limit}; more follow "
-                f"(cvesweep library assets --offset {offset + limit})"
+                f"showing assets {offset + 1} to {offset + len(found)} of {page.total}; "
+                f"{page.more} more follow (cvesweep library assets --offset {offset + limit})"
             )
         elif not found and not (cve or tag or search or offset):
             warn(
@@ -156,22 +163,53 @@ def assets(
 @library_app.command("show")
 def show(
     value: Annotated[str, typer.Argument(metavar="VALUE", help="An IP address or a CVE id.")],
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            min=1,
+            max=LIMIT_MAX,
+            help=f"Show at most N related objects and N findings (1 to {LIMIT_MAX:,}).",
+        ),
+    ] = DEFAULT_SHOW_LIMIT,
+    offset: Annotated[
+        int,
+        typer.Option(
+            "--offset", min=0, max=OFFSET_MAX, help="Skip the first N related objects and findings."
+        ),
+    ] = 0,
     db: DbOpt = None,
     output_format: BrowseFormatOpt = "table",
     debug: DebugOpt = False,
 ) -> None:
-    """One object with its attributes, tags, sources, related objects and findings."""
+    """One object with its attributes, tags, sources, related objects and findings (by IP)."""
     configure_logging(debug)
     with guarded(debug=debug):
         fmt = parse_format(output_format)
         with reading(db) as engine:
-            detail = queries.object_detail(engine, value)
+            page = listing.object_page(engine, value, limit=limit, offset=offset)
         if fmt is BrowseFormat.JSON:
-            _write_json(asdict(detail))
+            _write_json(asdict(page.detail))
         elif fmt is BrowseFormat.TABLE:
-            _show_table(make_console(sys.stdout), detail)
+            _show_table(make_console(sys.stdout), page)
         else:
             assert_never(fmt)
+        _say_more(page, value, offset, limit)
+
+
+def _say_more(page: listing.ObjectPage, value: str, offset: int, limit: int) -> None:
+    """Warn when related objects or findings were left out after this page."""
+    detail = page.detail
+    left = {
+        "related objects": page.related_total - offset - len(detail.related),
+        "findings": page.findings_total - offset - len(detail.findings),
+    }
+    cut = [f"{count} more {what}" for what, count in left.items() if count > 0]
+    if cut:
+        warn(
+            f"{' and '.join(cut)}; use --offset "
+            f"(cvesweep library show {value.strip()} --offset {offset + limit})"
+        )
 
 
 @library_app.command("runs")
@@ -226,7 +264,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     return table
 
 
-def _show_table(console: Console, detail: queries.ObjectDetail) -> None:
+def _show_table(console: Console, page: listing.ObjectPage) -> None:
+    detail = page.detail
     facts = [
         ("Value", detail.value), ("Kind", f"{detail.kind} ({detail.type})"),
         ("Description", _text(detail.description)), ("Created", _when(detail.created)),
@@ -234,19 +273,20 @@ def _show_table(console: Console, detail: queries.ObjectDetail) -> None:
         ("Tags", ", ".join(detail.tags) or "-"),
     ]  # fmt: skip
     console.print(_table(("Field", "Value"), facts))
-    sections: list[tuple[str, Sequence[str], list[tuple[str, ...]]]] = [
-        ("Attributes", ("Name", "Value", "Source", "Published"),
+    sections: list[tuple[str, int, Sequence[str], list[tuple[str, ...]]]] = [
+        ("Attributes", len(detail.attributes), ("Name", "Value", "Source", "Published"),
          [(a.name, a.value, a.source, _when(a.published)) for a in detail.attributes]),
-        ("Related", ("Kind", "Type", "Value"),
+        ("Related", page.related_total, ("Kind", "Type", "Value"),
          [(r.kind, r.type, r.value) for r in detail.related]),
-        ("Findings", ("Asset", "CVE", "QID", "Severity", "Status", "Type", "First found",
-                      "Last found"),
+        ("Findings", page.findings_total,
+         ("Asset", "CVE", "QID", "Severity", "Status", "Type", "First found", "Last found"),
          [(f.asset, f.cve, str(f.qid), _text(f.severity), _text(f.status), _text(f.type),
            _text(f.first_found), _text(f.last_found)) for f in detail.findings]),
     ]  # fmt: skip
-    for title, headers, rows in sections:
+    for title, total, headers, rows in sections:
         console.print()
-        console.print(Text(f"{title} ({len(rows)})", style="bold"))
+        shown = f"{total}" if total == len(rows) else f"{len(rows)} shown of {total}"
+        console.print(Text(f"{title} ({shown})", style="bold"))
         if rows:
             console.print(_table(headers, rows))
 

@@ -49,6 +49,7 @@ from cvesweep.library.writes import (
     object_ids,
 )
 from cvesweep.models import Host, SearchResult
+from cvesweep.spool import HostRow, HostSpool, host_row
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,8 @@ def _ingest_cve(
     state.cve_id = _ensure_objects(state, KIND_INDICATOR, TYPE_CVE, [result.cve.upper()])[0]
     cve_tags: set[str] = set()
     skipped = 0
-    for batch in _batches(result.hosts, batch_hosts):
-        plan = mapping.plan_batch(
+    for batch in _batches(_host_rows(result.hosts), batch_hosts):
+        plan = mapping.plan_rows(
             batch, add_assets=flags.add_assets, add_discovered=flags.add_discovered_assets
         )
         _write_batch(state, plan)
@@ -126,7 +127,14 @@ def _ingest_cve(
     return state.stats()
 
 
-def _batches(hosts: Iterable[Host], size: int) -> Iterator[list[Host]]:
+def _host_rows(hosts: Iterable[Host]) -> Iterator[HostRow]:
+    """The hosts as spool rows: a spool's own rows (no Host objects built), else converted."""
+    if isinstance(hosts, HostSpool):
+        return hosts.rows()
+    return map(host_row, hosts)
+
+
+def _batches(hosts: Iterable[HostRow], size: int) -> Iterator[list[HostRow]]:
     iterator = iter(hosts)
     while batch := list(islice(iterator, size)):
         yield batch

@@ -12,31 +12,47 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 
+from cvesweep.errors import InputError
+
 # The private helpers of queries are shared on purpose: one shape of each read, two modules.
 from cvesweep.library.queries import (
     _IS_ASSET,
+    NOT_FOUND_HINT,
     AssetSummary,
+    AttributeRecord,
     FindingRecord,
+    ObjectDetail,
     RunSummary,
     _finding,
     _findings_query,
     _grouped,
     _hostnames,
     _links,
+    _lookup_forms,
     _matches,
     _pairs,
     _reading,
+    _related,
     _require_cves,
     _tags,
 )
-from cvesweep.library.schema import attributes, findings, objects, tags
+from cvesweep.library.schema import (
+    KIND_INDICATOR,
+    attributes,
+    findings,
+    object_attributes,
+    object_sources,
+    objects,
+    sources,
+    tags,
+)
 from cvesweep.library.schema import runs as runs_table
 
 T = TypeVar("T")
@@ -89,6 +105,19 @@ class CveOverview:
     findings: int
     by_severity: tuple[tuple[int | None, int], ...]  # highest severity per asset → assets
     by_tag: tuple[tuple[str, int], ...]  # asset tag → assets, most frequent first
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPage:
+    """One object with a page of its related objects and of its findings, and their totals.
+
+    ``detail.related`` and ``detail.findings`` hold the page only (related objects by kind,
+    type, then numeric IP or value; findings by asset IP, CVE, QID).
+    """
+
+    detail: ObjectDetail
+    related_total: int
+    findings_total: int
 
 
 def ip_key(value: str) -> tuple[int, int, str]:
@@ -174,6 +203,82 @@ def findings_page(
         ids = [r[0] for r in rows[offset : offset + limit]]
         found = _by_ids(conn, _findings_query(findings.c.id.in_(ids)), ids)
     return Page(tuple(found), len(rows), offset, limit)
+
+
+def object_page(engine: Engine, value: str, *, limit: int, offset: int = 0) -> ObjectPage:
+    """Return the object ``value`` (a CVE in any case, an IP in any form) with the related
+    objects and findings from ``offset``, at most ``limit`` of each.
+
+    Raises InputError (field VALUE, exit 2) when there is none, LibraryError on read failure.
+    """
+    candidates = _lookup_forms(value)
+    with _reading(engine) as conn:
+        query = select(objects).where(objects.c.value.in_(candidates)).order_by(objects.c.id)
+        row = conn.execute(query.limit(1)).first() if candidates else None
+        if row is None:
+            raise InputError("VALUE", f"no object {value!r} in the library", hint=NOT_FOUND_HINT)
+        related = sorted(_related(conn, row.id), key=lambda r: (r.kind, r.type, ip_key(r.value)))
+        detail = ObjectDetail(
+            kind=row.kind,
+            type=row.type,
+            value=row.value,
+            description=row.description,
+            created=row.created_at,
+            updated=row.updated_at,
+            attributes=_attributes(conn, row.id),
+            tags=_tags(conn, objects.c.id == row.id).get(row.id, ()),
+            sources=_sources(conn, row.id),
+            related=tuple(related[offset : offset + limit]),
+            findings=(),
+        )
+    side = {"cve": row.value} if row.kind == KIND_INDICATOR else {"asset": row.value}
+    found = findings_page(engine, **side, limit=limit, offset=offset)
+    paged = replace(detail, findings=found.items)
+    return ObjectPage(paged, len(related), found.total)
+
+
+def _attributes(conn: Connection, object_id: int) -> tuple[AttributeRecord, ...]:
+    view = object_attributes.c  # stored and finding-derived pairs (schema version 5)
+    query = (
+        select(view.name, view.value, sources.c.name, view.published_at)
+        .join(sources, sources.c.id == view.source_id)
+        .where(view.object_id == object_id)
+        .order_by(view.name, view.value)
+    )
+    return tuple(AttributeRecord(*attr) for attr in conn.execute(query))
+
+
+def _sources(conn: Connection, object_id: int) -> tuple[str, ...]:
+    query = (
+        select(sources.c.name)
+        .join(object_sources, object_sources.c.source_id == sources.c.id)
+        .where(object_sources.c.object_id == object_id)
+        .order_by(sources.c.name)
+    )
+    return tuple(conn.scalars(query))
+
+
+def cve_assets_with_findings(
+    engine: Engine, cve: str, *, batch: int = 500
+) -> Iterator[tuple[AssetSummary, tuple[FindingRecord, ...]]]:
+    """Yield every asset of the stored CVE ``cve`` in numeric IP order with its findings of
+    that CVE, reading ``batch`` assets at a time inside one read transaction (for exports).
+
+    Raises InputError (field --cve) when ``cve`` is not stored, LibraryError on read failure.
+    """
+    with _reading(engine) as conn:
+        cve_id = _require_cves(conn, [cve])[0]
+        chosen, seen = _asset_where(conn, AssetFilter(cve))
+        pairs = _pairs(conn, select(objects.c.id, objects.c.value).where(chosen))
+        ordered = sorted(pairs, key=lambda i: ip_key(pairs[i]))
+        for start in range(0, len(ordered), batch):
+            ids = ordered[start : start + batch]
+            of_asset: dict[str, list[FindingRecord]] = {}
+            picked = findings.c.asset_id.in_(ids) & (findings.c.cve_id == cve_id)
+            for row in conn.execute(_findings_query(picked)):
+                of_asset.setdefault(row.asset, []).append(_finding(row))
+            for asset in _asset_details(conn, ids, pairs, seen):
+                yield asset, tuple(of_asset.get(asset.value, ()))
 
 
 def runs_page(engine: Engine, *, limit: int = PAGE_DEFAULT, offset: int = 0) -> Page[RunSummary]:
@@ -288,10 +393,13 @@ __all__ = [
     "AssetFilter",
     "AssetSort",
     "CveOverview",
+    "ObjectPage",
     "Page",
     "asset_page",
+    "cve_assets_with_findings",
     "cve_overview",
     "findings_page",
     "ip_key",
+    "object_page",
     "runs_page",
 ]

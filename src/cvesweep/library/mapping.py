@@ -13,14 +13,21 @@ identity attributes and tags, the vulnerable ones to relate to the CVE, and one 
   with ``add_assets``);
 * hosts sharing an address fold into one asset; the later host wins a single-valued
   identity attribute and a finding with the same QID. Hosts with no address are skipped.
+
+The plan is built from hosts as the spool keeps them (:data:`cvesweep.spool.HostRow`,
+plain tuples: :func:`plan_rows`), so an ingest never rebuilds Host and Detection objects;
+:func:`plan_batch` takes Host objects and gives the same plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
+from typing import Any
 
 from cvesweep.models import Detection, Host
+from cvesweep.spool import DETECTION_FIELDS, HOST_FIELDS, TAG_FIELDS, HostRow, host_row
 
 LAST_SCAN_DATE = "Last Scan Date"
 QUALYS_ID = "Qualys ID"
@@ -97,28 +104,33 @@ def tag_names(host: Host) -> set[str]:
 
 def finding_facts(host: Host, detection: Detection) -> FindingFacts:
     """Return the values of :data:`FINDING_FIELDS` for one detection of ``host``."""
-    return (
-        detection.severity,
-        detection.status,
-        detection.type,
-        detection.port,
-        detection.protocol,
-        detection.first_found,
-        detection.last_found,
-        detection.times_found,
-        host.last_scan,
-        int(host.id),
-        detection.unique_vuln_id,
-        _joined(detection.cves),
-        detection.qds,
-        detection.qds_severity,
-        _joined(detection.mitre_tactic_ids),
-        _joined(detection.mitre_tactic_names),
-        _joined(detection.mitre_technique_ids),
-        _joined(detection.mitre_technique_names),
-        _joined(detection.detection_sources),
-        detection.latest_detection_source,
+    return _facts(host.last_scan, int(host.id), _detection_values(detection))
+
+
+def _fields(layout: tuple[str, ...], *names: str) -> itemgetter[Any]:
+    return itemgetter(*(layout.index(name) for name in names))
+
+
+_detection_values = attrgetter(*DETECTION_FIELDS)
+_HEAD_FACTS = _fields(DETECTION_FIELDS, *FINDING_FIELDS[:8])  # severity … times_found
+_TAIL_FACTS = _fields(DETECTION_FIELDS, *FINDING_FIELDS[10:])  # unique_vuln_id … latest
+_QID = DETECTION_FIELDS.index("qid")
+_TAG_NAME = TAG_FIELDS.index("name")
+_HOST_KEYS = _fields(HOST_FIELDS, "id", "ip", "ipv6", "last_scan", "tags", "detections")
+_HOST_NAMES = _fields(HOST_FIELDS, "fqdn", "dns", "netbios", "os", "tracking_method")
+assert FINDING_FIELDS[8:10] == ("last_scan", "qualys_host_id")
+
+
+def _facts(last_scan: str | None, host_id: int, detection: HostRow) -> FindingFacts:
+    """:data:`FINDING_FIELDS` of one detection row (values in DETECTION_FIELDS order)."""
+    uid, cves, qds, qds_sev, tac_ids, tac_names, tech_ids, tech_names, sources, latest = (
+        _TAIL_FACTS(detection)
     )
+    return (
+        *_HEAD_FACTS(detection), last_scan, host_id, uid, _joined(cves), qds, qds_sev,
+        _joined(tac_ids), _joined(tac_names), _joined(tech_ids), _joined(tech_names),
+        _joined(sources), latest,
+    )  # fmt: skip
 
 
 def _joined(values: tuple[str, ...]) -> str | None:
@@ -159,23 +171,49 @@ class BatchPlan:
 
 def plan_batch(hosts: Iterable[Host], *, add_assets: bool, add_discovered: bool) -> BatchPlan:
     """Return the :class:`BatchPlan` of ``hosts`` under the two asset flags."""
+    return plan_rows(map(host_row, hosts), add_assets=add_assets, add_discovered=add_discovered)
+
+
+def plan_rows(rows: Iterable[HostRow], *, add_assets: bool, add_discovered: bool) -> BatchPlan:
+    """Return the :class:`BatchPlan` of the hosts ``rows`` (:data:`cvesweep.spool.HostRow`)
+    under the two asset flags: what :func:`plan_batch` gives for the same hosts."""
     plan = BatchPlan()
-    for host in hosts:
-        value = asset_value(host)
-        vulnerable = bool(host.detections)
-        names = tag_names(host)
-        if vulnerable:
+    for row in rows:
+        host_id, ip, ipv6, last_scan, tag_rows, detections = _HOST_KEYS(row)
+        address = ip or ipv6
+        value = address.strip() or None if address else None
+        names = {name.strip() for name in map(itemgetter(_TAG_NAME), tag_rows) if name}
+        names.discard("")
+        if detections:
             plan.cve_tags |= names
-        keep_vulnerable = add_assets and vulnerable
+        keep_vulnerable = add_assets and bool(detections)
         if value is None:
             plan.skipped += int(keep_vulnerable or add_discovered)
             continue
         if not (keep_vulnerable or add_discovered):
             continue
-        plan.identity.setdefault(value, {}).update(identity_attributes(host, full=add_discovered))
+        identity = _identity(row, host_id, last_scan, add_discovered)
+        plan.identity.setdefault(value, {}).update(identity)
         plan.tags.setdefault(value, set()).update(names)
         if keep_vulnerable:
             plan.vulnerable.add(value)
-            for detection in host.detections:
-                plan.findings[(value, int(detection.qid))] = finding_facts(host, detection)
+            host = int(host_id)
+            for detection in detections:
+                plan.findings[(value, int(detection[_QID]))] = _facts(last_scan, host, detection)
     return plan
+
+
+def _identity(row: HostRow, host_id: int, last_scan: str | None, full: bool) -> dict[str, str]:
+    """:func:`identity_attributes` of a host row."""
+    if not full:
+        return {LAST_SCAN_DATE: last_scan} if last_scan else {}
+    fqdn, dns, netbios, os, tracking = _HOST_NAMES(row)
+    pairs = {
+        LAST_SCAN_DATE: last_scan,
+        QUALYS_HOST_ID: str(host_id),
+        HOSTNAME: fqdn or dns or netbios,
+        NETBIOS: netbios,
+        OPERATING_SYSTEM: os,
+        TRACKING_METHOD: tracking,
+    }
+    return {name: value for name, value in pairs.items() if value}

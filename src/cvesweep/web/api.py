@@ -6,6 +6,7 @@ of :mod:`cvesweep.web.problems`. ``/openapi.json`` describes it; ``/docs`` lists
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -13,22 +14,25 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from cvesweep.errors import InputError
 from cvesweep.export.stix import spool_library_stix
-from cvesweep.library import queries
+from cvesweep.library import listing, queries
+from cvesweep.library.listing import AssetSort
 from cvesweep.models import CVE_MAX_LENGTH, parse_cve
 from cvesweep.web.bounds import (
     ASSET_VALUE_MAX_CHARS,
     CVE_PATTERN,
     CVES_PER_EXPORT_MAX,
     JOB_ID_PATTERN,
-    OFFSET_MAX,
     PAGE_MAX,
     SEARCH_MAX_CHARS,
     TAG_MAX_CHARS,
     CveText,
 )
-from cvesweep.web.jobs import JobView
-from cvesweep.web.lookups import find_cve, find_object, search_assets
+from cvesweep.web.cve_export import write_cve_csv, write_cve_json
+from cvesweep.web.jobs import JobState, JobView
+from cvesweep.web.library_tables import asset_table
+from cvesweep.web.lookups import find_object
 from cvesweep.web.rendering import render
+from cvesweep.web.results import ExportFormat, HostSort
 from cvesweep.web.schemas import (
     AssetModel,
     AssetPageModel,
@@ -44,6 +48,15 @@ from cvesweep.web.schemas import (
 from cvesweep.web.search_input import SearchInput, check_search
 from cvesweep.web.security import require_token
 from cvesweep.web.state import Web
+from cvesweep.web.streaming import stream_text
+from cvesweep.web.tableparams import (
+    LIMIT_DEFAULT,
+    FilterParam,
+    LimitParam,
+    OffsetParam,
+    OrderParam,
+    descending,
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse}
@@ -89,11 +102,56 @@ def get_search(
     web: Web,
     job_id: JobId,
     hosts: Annotated[
-        bool, Query(description="include the hosts found when the search succeeded")
+        bool, Query(description="include a page of the hosts found when the search succeeded")
     ] = True,
+    sort: HostSort = HostSort.IP,
+    order: OrderParam = None,
+    q: FilterParam = "",
+    offset: OffsetParam = 0,
+    limit: LimitParam = LIMIT_DEFAULT,
 ) -> SearchStatusModel:
-    """A search's state and progress; when it succeeded, its hosts and summary; or its error."""
-    return search_status(_job(web.jobs.get(job_id), job_id), with_hosts=hosts)
+    """A search's state and progress; when it succeeded, its summary and a page of its hosts
+    (``offset``/``limit``, sorted by ``sort``, filtered by ``q``); or its error.
+
+    The whole result is at ``GET /api/searches/{id}/result`` while the server keeps it.
+    """
+    view = _job(web.jobs.get(job_id), job_id)
+    page = None
+    if hosts and view.result is not None and not view.result.expired:
+        down = descending(order, default=sort in (HostSort.QIDS, HostSort.SEVERITY))
+        page = view.result.page(sort=sort, descending=down, search=q, offset=offset, limit=limit)
+    return search_status(view, with_hosts=hosts, hosts=page)
+
+
+@router.get(
+    "/searches/{job_id}/result",
+    tags=["searches"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/json": {}},
+            "description": "the whole result, as the CLI's --format csv or json, streamed",
+        }
+    },
+)
+def download_result(
+    web: Web,
+    job_id: JobId,
+    format: Annotated[ExportFormat, Query(description="csv or json")] = ExportFormat.CSV,
+) -> StreamingResponse:
+    """Download the whole result of a search that succeeded ("Don't store" ones too) while
+    the server keeps it (one hour after it finished, or until the server stops); 410 after."""
+    view = _job(web.jobs.get(job_id), job_id)
+    kept = view.result
+    if kept is None or kept.expired:
+        raise HTTPException(410, _gone(view))
+    name = f"cvesweep-{view.request.cve}-{view.id}.{format.value}"
+    media = "text/csv; charset=utf-8" if format is ExportFormat.CSV else "application/json"
+    return StreamingResponse(
+        stream_text(functools.partial(kept.write, format)),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.post("/searches/{job_id}/cancel", status_code=202, tags=["searches"])
@@ -111,13 +169,59 @@ def list_cves(web: Web) -> list[CveModel]:
 
 @router.get("/cves/{cve}", response_model=CveDetailModel, tags=["library"])
 def read_cve(
-    cve: Annotated[str, Path(pattern=CVE_PATTERN, max_length=CVE_MAX_LENGTH)], web: Web
+    cve: Annotated[str, Path(pattern=CVE_PATTERN, max_length=CVE_MAX_LENGTH)],
+    web: Web,
+    offset: OffsetParam = 0,
+    limit: LimitParam = LIMIT_DEFAULT,
 ) -> CveDetailModel:
-    """One CVE with its findings and vulnerable assets."""
-    _, detail, assets = find_cve(web.library.engine, cve)
+    """One CVE with a page of its vulnerable assets (IP order) and a page of its findings
+    (by asset IP, QID): both from ``offset``, at most ``limit``; the totals say how many."""
+    engine = web.library.engine
+    assets = asset_table(
+        engine, cve=cve, tag="", search="", sort=AssetSort.IP, descending=False,
+        offset=offset, limit=limit,
+    )  # fmt: skip
+    found = listing.object_page(engine, cve, limit=limit, offset=offset)
     return CveDetailModel(
-        cve=ObjectModel.model_validate(detail),
-        assets=[AssetModel.model_validate(asset) for asset in assets],
+        cve=ObjectModel.model_validate(found.detail),
+        assets=[AssetModel.model_validate(asset) for asset in assets.items],
+        assets_total=assets.total,
+        findings_total=found.findings_total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/cves/{cve}/export",
+    tags=["export"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/json": {}},
+            "description": "every asset of the CVE with its findings, streamed",
+        }
+    },
+)
+def export_cve(
+    cve: Annotated[str, Path(pattern=CVE_PATTERN, max_length=CVE_MAX_LENGTH)],
+    web: Web,
+    format: Annotated[ExportFormat, Query(description="csv or json")] = ExportFormat.CSV,
+) -> StreamingResponse:
+    """Download a CVE's assets (numeric IP order) and findings: CSV, one row per finding, or
+    JSON, one object per asset with its findings. 404 when the CVE is not stored."""
+    cve_id = parse_cve(cve)
+    try:
+        listing.cve_overview(web.library.engine, cve_id)  # 404 before the body starts
+    except InputError as error:
+        raise HTTPException(404, f"{cve_id!r} is not in the library") from error
+    writer = write_cve_csv if format is ExportFormat.CSV else write_cve_json
+    media = "text/csv; charset=utf-8" if format is ExportFormat.CSV else "application/json"
+    name = f"cvesweep-{cve_id}-assets.{format.value}"
+    return StreamingResponse(
+        stream_text(functools.partial(writer, web.library.engine, cve_id)),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -143,15 +247,28 @@ def list_assets(
             description="only assets whose IP or hostname contains this",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 200,
-    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
+    sort: AssetSort = AssetSort.IP,
+    order: OrderParam = None,
+    limit: LimitParam = LIMIT_DEFAULT,
+    offset: OffsetParam = 0,
 ) -> AssetPageModel:
-    """Assets in IP order, filtered, a page at a time."""
-    found, more = search_assets(
-        web.library.engine, cve=cve, tag=tag, search=q, limit=limit, offset=offset
+    """Assets in numeric IP order (or by ``sort``), filtered, a page at a time: ``offset``
+    and ``limit`` choose the page, ``total`` says how many match, ``more`` whether another
+    page follows at ``offset + limit``."""
+    page = asset_table(
+        web.library.engine,
+        cve=cve or "",
+        tag=tag or "",
+        search=q or "",
+        sort=sort,
+        descending=descending(order, default=sort in (AssetSort.CVES, AssetSort.SEVERITY)),
+        offset=offset,
+        limit=limit,
     )
-    page = [AssetModel.model_validate(asset) for asset in found]
-    return AssetPageModel(assets=page, offset=offset, limit=limit, more=more)
+    found = [AssetModel.model_validate(asset) for asset in page.items]
+    return AssetPageModel(
+        assets=found, offset=offset, limit=limit, more=page.more > 0, total=page.total
+    )
 
 
 @router.get("/assets/{value}", response_model=ObjectModel, tags=["library"])
@@ -162,10 +279,32 @@ def read_asset(
     return ObjectModel.model_validate(find_object(web.library.engine, value, kind="asset"))
 
 
-@router.get("/runs", response_model=list[RunModel], tags=["library"])
-def list_runs(web: Web, limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50) -> list[RunModel]:
-    """The run history, newest first."""
-    return [RunModel.model_validate(run) for run in queries.runs(web.library.engine, limit)]
+@router.get(
+    "/runs",
+    response_model=list[RunModel],
+    tags=["library"],
+    responses={
+        200: {
+            "description": "a page of runs",
+            "headers": {
+                "X-Total-Count": {
+                    "description": "how many runs the library holds (all pages)",
+                    "schema": {"type": "integer"},
+                }
+            },
+        }
+    },
+)
+def list_runs(
+    web: Web,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description="rows in the page at most")] = 50,
+    offset: OffsetParam = 0,
+) -> list[RunModel]:
+    """The run history, newest first, a page at a time (``X-Total-Count``: all runs)."""
+    page = listing.runs_page(web.library.engine, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(page.total)
+    return [RunModel.model_validate(run) for run in page.items]
 
 
 @router.get(
@@ -213,6 +352,12 @@ def docs(request: Request) -> Response:
         for method, operation in methods.items()
     ]
     return render(request, "docs.html", {"operations": operations})
+
+
+def _gone(view: JobView) -> str:
+    if view.state is not JobState.SUCCEEDED:
+        return f"search {view.id!r} has no result ({view.state.value})"
+    return f"the result of search {view.id!r} is no longer kept (results are kept one hour)"
 
 
 def _job(view: JobView | None, job_id: str) -> JobView:

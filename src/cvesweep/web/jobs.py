@@ -4,9 +4,10 @@ A job runs a search (normally :func:`cvesweep.runner.run_search`) in a daemon th
 progress is updated by the search's progress callback; cancelling sets the job's
 ``threading.Event``, which aborts the Qualys call in flight within a second (see
 cvesweep.qualys.abort; the Qualys search list is still deleted, and the view says so).
-When the search succeeds the job reads the on-disk result once,
-keeps at most ``max_hosts`` hosts in memory and releases the spool: the full result is in
-the library (when stored) and its counts in the summary.
+When the search succeeds the job keeps its whole result on disk as a
+:class:`~cvesweep.web.results.KeptResult` (the search's nameless spool, private to this
+process, "Don't store" runs included) for ``kept_for`` seconds, then frees it; it is freed
+too when the job is forgotten or the manager shuts down.
 
 Bounds: at most ``max_running`` jobs run at once (``start`` refuses more), and at most
 ``max_kept`` jobs are remembered (the oldest finished ones are forgotten first).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,12 +26,13 @@ from enum import StrEnum
 
 from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats
-from cvesweep.models import Host, SearchSummary
-from cvesweep.operation import released
+from cvesweep.models import SearchSummary
+from cvesweep.operation import release_after_error
 from cvesweep.qualys.detections import Progress, ProgressCallback
 from cvesweep.qualys.searchlists import TemporaryList
 from cvesweep.runner import Cancelled, RunOutcome, RunRequest
 from cvesweep.web.problems import Problem, problem_for, unexpected_problem
+from cvesweep.web.results import KEPT_FOR_S, KeptResult
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class JobView:
     started_at: datetime
     finished_at: datetime | None = None
     cancel_requested: bool = False
-    hosts: tuple[Host, ...] = ()
+    result: KeptResult | None = None
     hosts_total: int = 0
     summary: SearchSummary | None = None
     stats: IngestStats | None = None
@@ -71,9 +74,9 @@ class JobView:
         return self.state is not JobState.RUNNING
 
     @property
-    def hosts_truncated(self) -> bool:
-        """True when the result had more hosts than the job kept in memory."""
-        return self.hosts_total > len(self.hosts)
+    def result_expired(self) -> bool:
+        """True when the search succeeded but its kept result has been freed since."""
+        return self.state is JobState.SUCCEEDED and (self.result is None or self.result.expired)
 
 
 class _Job:
@@ -110,7 +113,7 @@ class _Job:
         state: JobState,
         *,
         problem: Problem | None = None,
-        hosts: tuple[Host, ...] = (),
+        result: KeptResult | None = None,
         hosts_total: int = 0,
         outcome: RunOutcome | None = None,
     ) -> None:
@@ -120,7 +123,7 @@ class _Job:
                 state=state,
                 finished_at=datetime.now(UTC),
                 problem=problem,
-                hosts=hosts,
+                result=result,
                 hosts_total=hosts_total,
                 summary=outcome.result.summary if outcome else None,
                 stats=outcome.stats if outcome else None,
@@ -131,10 +134,12 @@ class _Job:
 class JobManager:
     """Starts, tracks and cancels search jobs within the bounds above; thread-safe."""
 
-    def __init__(self, *, max_running: int = 2, max_kept: int = 20, max_hosts: int = 5000) -> None:
+    def __init__(
+        self, *, max_running: int = 2, max_kept: int = 20, kept_for: float = KEPT_FOR_S
+    ) -> None:
         self.max_running = max_running
         self.max_kept = max_kept
-        self.max_hosts = max_hosts
+        self.kept_for = kept_for
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
 
@@ -158,9 +163,19 @@ class JobManager:
 
     def get(self, job_id: str) -> JobView | None:
         """Return the view of job ``job_id``, or None when there is no such job (any more)."""
+        self.expire()
         with self._lock:
             job = self._jobs.get(job_id)
         return job.view() if job is not None else None
+
+    def expire(self, now: float | None = None) -> None:
+        """Free the kept results whose time is up (``now``: monotonic seconds)."""
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            views = [job.view() for job in self._jobs.values()]
+        for view in views:
+            if view.result is not None and view.result.expires_at <= moment:
+                view.result.close()
 
     def recent(self) -> list[JobView]:
         """Return the remembered jobs, newest first (running ones included)."""
@@ -197,11 +212,13 @@ class JobManager:
         for job in jobs:
             if job.thread is not None:
                 job.thread.join(timeout)
+        for job in jobs:
+            _close_result(job)
 
     def _forget_old(self) -> None:
         finished = [job_id for job_id, job in self._jobs.items() if job.view().done]
         while len(self._jobs) > self.max_kept and finished:
-            del self._jobs[finished.pop(0)]
+            _close_result(self._jobs.pop(finished.pop(0)))
 
     def _work(self, job: _Job, search: Search) -> None:
         try:
@@ -217,23 +234,17 @@ class JobManager:
             job.finish(JobState.FAILED, problem=unexpected_problem())
             return
         try:
-            with released(outcome.result):
-                self._keep(job, outcome)
+            kept = KeptResult(outcome.result, kept_for=self.kept_for)
         except Exception:
             log.exception("search job %s: reading the result failed", job.view().id)
+            release_after_error(outcome.result)
             job.finish(JobState.FAILED, problem=unexpected_problem())
+            return
+        job.finish(JobState.SUCCEEDED, result=kept, hosts_total=kept.total, outcome=outcome)
 
-    def _keep(self, job: _Job, outcome: RunOutcome) -> None:
-        """Finish ``job`` with the first ``max_hosts`` hosts of ``outcome`` and its counts."""
-        kept: list[Host] = []
-        total = 0
-        for host in outcome.result.hosts:
-            total += 1
-            if len(kept) < self.max_hosts:
-                kept.append(host)
-        job.finish(
-            JobState.SUCCEEDED,
-            hosts=tuple(kept),
-            hosts_total=total,
-            outcome=outcome,
-        )
+
+def _close_result(job: _Job) -> None:
+    """Free the kept result of ``job``, if it has one."""
+    result = job.view().result
+    if result is not None:
+        result.close()

@@ -17,10 +17,19 @@ from cvesweep.web.connection_check import check_connection
 from cvesweep.web.jobs import JobView
 from cvesweep.web.problems import problem_for
 from cvesweep.web.rendering import render
+from cvesweep.web.results import HostSort
 from cvesweep.web.search_input import SearchInput, check_search
 from cvesweep.web.security import check_csrf, require_token
 from cvesweep.web.state import Web, WebState
-from cvesweep.web.views import host_row
+from cvesweep.web.tableparams import (
+    LIMIT_DEFAULT,
+    FilterParam,
+    LimitParam,
+    OffsetParam,
+    OrderParam,
+    descending,
+)
+from cvesweep.web.views import Column, TableState, host_row
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_token)])
 
@@ -48,12 +57,43 @@ async def start_search(request: Request, web: Web) -> Response:
     return RedirectResponse(f"/search/{view.id}", status_code=303)
 
 
+HOST_COLUMNS = {
+    HostSort.IP: Column("IP", HostSort.IP),
+    HostSort.HOSTNAME: Column("Hostname", HostSort.HOSTNAME),
+    HostSort.QIDS: Column("QIDs", HostSort.QIDS, first_descending=True),
+    HostSort.SEVERITY: Column("Severity", HostSort.SEVERITY, first_descending=True),
+}
+
+
 @router.get("/search/{job_id}")
-def job_page(request: Request, job_id: JobId, web: Web) -> Response:
-    """A search: live progress while it runs, then its result table and summary, or its error."""
+def job_page(
+    request: Request,
+    job_id: JobId,
+    web: Web,
+    sort: HostSort = HostSort.IP,
+    order: OrderParam = None,
+    q: FilterParam = "",
+    offset: OffsetParam = 0,
+    limit: LimitParam = LIMIT_DEFAULT,
+) -> Response:
+    """A search: live progress while it runs, then its summary and a page of its hosts
+    (sorted and filtered here, on the server), or its error."""
     view = _job(web, job_id)
-    rows = [host_row(host) for host in view.hosts]
-    return render(request, "job.html", {"job": view, "rows": rows})
+    first = HOST_COLUMNS[sort].first_descending
+    down = descending(order, default=first)
+    table = TableState(f"/search/{view.id}", sort, down, q, offset, limit)
+    page = None
+    if view.result is not None and not view.result.expired:
+        page = view.result.page(sort=sort, descending=down, search=q, offset=offset, limit=limit)
+    context = {
+        "job": view,
+        "rows": [host_row(host) for host in page.items] if page else [],
+        "page": page,
+        "table": table,
+        "columns": HOST_COLUMNS,
+        "kept_minutes": round(web.jobs.kept_for / 60),
+    }
+    return render(request, "job.html", context)
 
 
 @router.post("/search/{job_id}/cancel", dependencies=[Depends(check_csrf)])

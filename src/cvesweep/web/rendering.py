@@ -23,6 +23,7 @@ from cvesweep.errors import CvesweepError
 from cvesweep.export.table import describe_filters
 from cvesweep.web.problems import Problem, problem_for, unexpected_problem
 from cvesweep.web.security import SECURITY_HEADERS, csrf_token
+from cvesweep.web.views import PAGE_SIZES
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["describe_filters"] = describe_filters
     env.globals["version"] = __version__
     env.globals["severity_names"] = SEVERITY_NAMES
+    env.globals["page_sizes"] = PAGE_SIZES
     return Jinja2Templates(env=env)
 
 

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cvesweep.export.jsonout import filters_record, host_record
 from cvesweep.inputs import ASSET_GROUPS_MAX_CHARS, IPS_MAX_CHARS, SINCE_MAX_CHARS
+from cvesweep.library.listing import Page
+from cvesweep.models import Host
 from cvesweep.web.bounds import CveText
 from cvesweep.web.jobs import JobState, JobView
 
@@ -168,10 +170,18 @@ class SearchStatusModel(BaseModel):
     summary: SummaryModel | None
     stored: StoredModel | None
     hosts: list[HostModel] | None = Field(
-        None, description="the hosts found (when succeeded; at most the server's limit)"
+        None,
+        description="a page of the hosts found (when succeeded and still kept): "
+        "hosts_offset and hosts_limit say which, in the order asked for (IP order by default)",
     )
-    hosts_total: int
-    hosts_truncated: bool
+    hosts_total: int = Field(description="hosts in the result (all pages)")
+    hosts_matched: int = Field(0, description="hosts matching q (all pages)")
+    hosts_offset: int = 0
+    hosts_limit: int = 0
+    hosts_truncated: bool = Field(description="true when more matching hosts follow this page")
+    result_expired: bool = Field(
+        False, description="true when the kept result was deleted (kept one hour, see README)"
+    )
     error: ErrorModel | None
 
 
@@ -261,11 +271,15 @@ class RunModel(_Out):
     parameters: dict[str, object]
 
 
-def search_status(view: JobView, *, with_hosts: bool = True) -> SearchStatusModel:
-    """Return the API model of a search job; hosts only when it succeeded and asked for."""
+def search_status(
+    view: JobView, *, with_hosts: bool = True, hosts: Page[Host] | None = None
+) -> SearchStatusModel:
+    """Return the API model of a search job; ``hosts`` (a page) only when it succeeded and
+    ``with_hosts`` asks for them."""
     request = view.request
     succeeded = view.state is JobState.SUCCEEDED
     problem = view.problem
+    shown = hosts if succeeded and with_hosts else None
     return SearchStatusModel(
         id=view.id,
         cve=request.cve,
@@ -283,22 +297,27 @@ def search_status(view: JobView, *, with_hosts: bool = True) -> SearchStatusMode
         progress=ProgressModel.model_validate(view.progress),
         summary=SummaryModel.model_validate(view.summary) if view.summary else None,
         stored=StoredModel.model_validate(view.stats) if view.stats else None,
-        hosts=(
-            [HostModel.model_validate(host_record(h)) for h in view.hosts]
-            if succeeded and with_hosts
-            else None
-        ),
+        hosts=[HostModel.model_validate(host_record(h)) for h in shown.items] if shown else None,
         hosts_total=view.hosts_total,
-        hosts_truncated=view.hosts_truncated,
+        hosts_matched=shown.total if shown else 0,
+        hosts_offset=shown.offset if shown else 0,
+        hosts_limit=shown.limit if shown else 0,
+        hosts_truncated=bool(shown and shown.more),
+        result_expired=view.result_expired,
         error=ErrorModel.model_validate(problem.as_json()) if problem else None,
     )
 
 
 class CveDetailModel(BaseModel):
-    """One CVE: its library object (findings included) and its vulnerable assets."""
+    """One CVE: its library object and a page of its vulnerable assets (IP order) and of
+    its findings (by asset IP, QID); ``offset``/``limit`` apply to both lists."""
 
     cve: ObjectModel
     assets: list[AssetModel]
+    assets_total: int = 0
+    findings_total: int = 0
+    offset: int = 0
+    limit: int = 0
 
 
 class AssetPageModel(BaseModel):
@@ -308,3 +327,4 @@ class AssetPageModel(BaseModel):
     offset: int
     limit: int
     more: bool
+    total: int = Field(0, description="assets matching the filters (all pages)")

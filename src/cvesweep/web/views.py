@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from cvesweep.library.queries import AssetSummary
 from cvesweep.models import Host
@@ -103,3 +104,79 @@ def tag_chart(assets: Iterable[AssetSummary]) -> Chart:
 
 def _text(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+PAGE_SIZES = (25, 50, 100, 250, 500, 1000)
+PAGE_SIZE_DEFAULT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A sortable column: its label, its sort key, and the direction of its first click."""
+
+    label: str
+    key: str
+    first_descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TableState:
+    """How one server-side table is shown: sort, direction, filter text and page.
+
+    ``path`` is the page's path and ``extra`` the other query parameters it keeps (the
+    asset list's tag and CVE filters); links keep every part but the one they change.
+    """
+
+    path: str
+    sort: str
+    descending: bool = False
+    q: str = ""
+    offset: int = 0
+    limit: int = PAGE_SIZE_DEFAULT
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def link(self, **changes: object) -> str:
+        """The URL of this table with ``changes`` (sort, descending, q, offset, limit)."""
+        values: dict[str, object] = {
+            "sort": self.sort,
+            "order": "desc" if self.descending else "asc",
+            "q": self.q,
+            "offset": self.offset,
+            "limit": self.limit,
+        }
+        if "descending" in changes:
+            values["order"] = "desc" if changes.pop("descending") else "asc"
+        values.update(changes)
+        pairs = [*self.extra, *((k, str(v)) for k, v in values.items())]
+        shown = [(k, v) for k, v in pairs if v not in ("", "0") or k == "limit"]
+        return f"{self.path}?{urlencode(shown)}"
+
+    def sort_link(self, column: Column) -> str:
+        """The link of a header: toggles the direction of the current sort, else the
+        column's first direction, from the first page."""
+        if column.key == self.sort:
+            return self.link(descending=not self.descending, offset=0)
+        return self.link(sort=column.key, descending=column.first_descending, offset=0)
+
+    def aria_sort(self, column: Column) -> str | None:
+        """``ascending``/``descending`` for the sorted column, else None."""
+        if column.key != self.sort:
+            return None
+        return "descending" if self.descending else "ascending"
+
+
+def severity_counts_chart(levels: Iterable[tuple[int | None, int]]) -> Chart:
+    """Return the chart of assets by highest severity from (level, assets) pairs."""
+    counts = dict(levels)
+    order: list[int | None] = [5, 4, 3, 2, 1, None]
+    rows = [
+        (f"severity {level}" if level is not None else "unknown", counts.get(level, 0))
+        for level in order
+        if counts.get(level) or level is not None
+    ]
+    return bar_chart("Assets by highest severity", rows)
+
+
+def tag_counts_chart(counts: Iterable[tuple[str, int]]) -> Chart:
+    """Return the chart of assets by tag from (tag, assets) pairs, most frequent first."""
+    return bar_chart("Assets by tag", counts)

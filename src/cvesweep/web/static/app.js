@@ -1,4 +1,7 @@
-// cvesweep web UI: live search progress, client-side table sort and filter.
+// cvesweep web UI: live search progress, and sorting of the small tables of one page
+// (an asset's attributes and findings, the CVE list). The large tables (a result's hosts,
+// a CVE's assets, the asset list, the runs) are paged, sorted and filtered on the server:
+// their headers are links.
 // Data is only ever written with textContent (never innerHTML); no inline script exists.
 "use strict";
 
@@ -80,29 +83,9 @@
     });
   }
 
-  function makeFilter(input) {
-    const table = document.getElementById(input.dataset.filterTable);
-    if (!table) return;
-    const counter = document.querySelector('[data-count-for="' + table.id + '"]');
-    const apply = () => {
-      const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
-      let shown = 0;
-      const rows = Array.from(table.tBodies[0].rows);
-      rows.forEach((row) => {
-        const text = row.textContent.toLowerCase();
-        const match = words.every((word) => text.includes(word));
-        row.classList.toggle("hidden", !match);
-        if (match) shown += 1;
-      });
-      if (counter) counter.textContent = words.length ? shown + " of " + rows.length + " rows" : "";
-    };
-    input.addEventListener("input", apply);
-  }
-
   document.addEventListener("DOMContentLoaded", () => {
     const job = document.getElementById("job");
     if (job && job.dataset.state === "running") followJob(job);
     document.querySelectorAll("table.sortable").forEach(makeSortable);
-    document.querySelectorAll("input[data-filter-table]").forEach(makeFilter);
   });
 })();
