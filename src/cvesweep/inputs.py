@@ -45,7 +45,10 @@ SINCE_FORM = (
     'e.g. "2020-04-01 17:35" or "2020-04-01T17:35:00+02:00"'
 )
 SEVERITY_FORM = "a whole number from 1 to 5"
-ASSET_GROUPS_FORM = 'comma-separated asset group titles, e.g. "DMZ, Servers"'
+ASSET_GROUPS_FORM = (
+    'comma-separated asset group titles, e.g. "DMZ, Servers", or their numeric ids, e.g. '
+    '"1403056, 1403081" (ids when every item is a number)'
+)
 TRUNCATION_MAX = 1_000_000  # Qualys: "1-999 or 1001-1000000", 0 for no limit
 TRUNCATION_FORM = f"a whole number from 0 (no limit) to {TRUNCATION_MAX:,}"
 

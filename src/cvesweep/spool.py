@@ -35,6 +35,7 @@ HostRow = tuple[Any, ...]
 HOST_FIELDS = tuple(f.name for f in fields(Host))
 TAG_FIELDS = tuple(f.name for f in fields(Tag))
 DETECTION_FIELDS = tuple(f.name for f in fields(Detection))
+ID_AT = HOST_FIELDS.index("id")
 TAGS_AT = HOST_FIELDS.index("tags")
 DETECTIONS_AT = HOST_FIELDS.index("detections")
 FRAME_HOSTS = 256  # hosts per frame; a frame also ends after FRAME_DETECTIONS detections
@@ -100,8 +101,12 @@ class HostSpool:
 
     def append(self, host: Host) -> None:
         """Add one host at the end."""
-        self._frame.append(host_row(host))
-        found = len(host.detections)
+        self.append_row(host_row(host))
+
+    def append_row(self, row: HostRow) -> None:
+        """Add one host, given as its :data:`HostRow`, at the end."""
+        self._frame.append(row)
+        found = len(row[DETECTIONS_AT])
         self.hosts += 1
         self.detections += found
         self._frame_detections += found

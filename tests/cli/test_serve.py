@@ -132,3 +132,32 @@ def test_sigterm_aborts_a_held_page_deletes_the_list_and_exits_promptly(
     assert took < PROMISE_S + 1.0, f"serve took {took:.1f} s to stop"  # + interpreter exit
     assert process.returncode == -signal.SIGTERM  # uvicorn ends by the signal it handled
     assert _state(slow_qualys)["search_lists"] == []
+
+
+def test_without_a_password_the_settings_page_shows_the_url_and_username_and_no_tls(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = _environment("http://127.0.0.1:9")
+    del env["CVESWEEP_QUALYS_PASSWORD"]
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cvesweep", "serve", "--port", str(port),
+         "--db", str(tmp_path / "library.db"), "--config", str(config)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        _wait_ready(url, process)
+        html = httpx.get(f"{url}/settings").text
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert "<dd>http://127.0.0.1:9</dd>" in html
+    assert f"<dd>{DEFAULT_USERNAME}</dd>" in html
+    assert "missing the Qualys password" in html
+    assert '<dd id="tls">none: plain HTTP, no TLS' in html
+    assert "(not given)" not in html  # the placeholder standing for the password is never shown
+    assert 'id="test-connection"' not in html

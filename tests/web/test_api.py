@@ -76,13 +76,13 @@ def test_search_with_no_hosts_succeeds_empty(client: WebClient, qualys: Qualys) 
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ({"cve": LOG4SHELL, "ips": "10.0.0.300"}, "--ips", "is not an IPv4 address"),
-        ({"cve": LOG4SHELL, "ips": "fe80::1"}, "--ips", "is IPv6"),
-        ({"cve": LOG4SHELL, "ips": "10.0.0.1," * 1000 + "10.0.0.2"}, "--ips", "at most 1,000"),
-        ({"cve": LOG4SHELL, "since": "yesterday"}, "--since", "is not a date"),
-        ({"cve": LOG4SHELL, "asset_groups": "DMZ,,Servers"}, "--asset-groups", "empty item"),
-        ({"cve": LOG4SHELL, "asset_groups": "G," * 100 + "H"}, "--asset-groups", "at most 100"),
-        ({"cve": LOG4SHELL, "asset_groups": "G" * 257}, "--asset-groups", "at most 256"),
+        ({"cve": LOG4SHELL, "ips": "10.0.0.300"}, "ips", "is not an IPv4 address"),
+        ({"cve": LOG4SHELL, "ips": "fe80::1"}, "ips", "is IPv6"),
+        ({"cve": LOG4SHELL, "ips": "10.0.0.1," * 1000 + "10.0.0.2"}, "ips", "at most 1,000"),
+        ({"cve": LOG4SHELL, "since": "yesterday"}, "since", "is not a date"),
+        ({"cve": LOG4SHELL, "asset_groups": "DMZ,,Servers"}, "asset_groups", "empty item"),
+        ({"cve": LOG4SHELL, "asset_groups": "G," * 100 + "H"}, "asset_groups", "at most 100"),
+        ({"cve": LOG4SHELL, "asset_groups": "G" * 257}, "asset_groups", "at most 256"),
     ],
 )
 def test_invalid_search_input_is_400_naming_the_option_and_calls_nothing(

@@ -25,8 +25,8 @@ from cvesweep.export.interface import OutputFormat
 from cvesweep.export.jsonout import host_rows, row_record
 from cvesweep.export.table import HostCounts, write_hosts
 from cvesweep.models import CveId, SearchOptions, SearchResult
-from cvesweep.qualys.xml import PageEnd, parse_detection_file
-from cvesweep.spool import HostSpool
+from cvesweep.qualys.xml import PageEnd, parse_detection_rows
+from cvesweep.spool import ID_AT, HostSpool
 
 
 @dataclass(frozen=True)
@@ -146,13 +146,13 @@ def _spool_file(path: Path, spool: HostSpool) -> ParsedFile:
     A file that is not a complete detection reply is the user's input, not a Qualys
     failure: InputError (exit 2) naming the file.
     """
-    hosts = parse_detection_file(path)
+    hosts = parse_detection_rows(path)  # rows: no models built for hosts only spooled
     first: int | None = None
     try:
         while True:
             host = next(hosts)
-            first = host.id if first is None else first
-            spool.append(host)
+            first = host[ID_AT] if first is None else first
+            spool.append_row(host)
     except StopIteration as stop:
         end: PageEnd = stop.value
         return ParsedFile(path, end, first)

@@ -133,7 +133,8 @@ def search(
         str | None,
         typer.Option(
             "--asset-groups",
-            help='Only hosts in these asset groups: "DMZ, Servers" (titles, or numeric ids).',
+            help='Only hosts in these asset groups: titles "DMZ, Servers" or numeric ids '
+            '"1403056, 1403081".',
             rich_help_panel="Filters",
         ),
     ] = None,

@@ -27,7 +27,7 @@ from cvesweep.cli.connection import (
 )
 from cvesweep.cli.failures import guarded, warn
 from cvesweep.cli.runtime import configure_logging
-from cvesweep.errors import ConfigError, InputError
+from cvesweep.errors import ConfigError, CvesweepError, InputError
 from cvesweep.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def serve(
     """
     from cvesweep.library import resolve_library_url
     from cvesweep.web import create_app
-    from cvesweep.web.state import SettingsLoader
+    from cvesweep.web.state import SettingsLoader, SettingsPreview
 
     configure_logging(debug)
     with guarded(debug=debug):
@@ -114,14 +114,17 @@ def serve(
                 auth=auth, gateway_url=gateway_url,
             )  # fmt: skip
             loader: SettingsLoader = functools.partial(_same, settings)
+            preview: SettingsPreview | None = None
         except ConfigError as error:
             warn(f"{error.message}; searches will fail until this is fixed")
             loader = functools.partial(_reload, flags, config)
+            preview = functools.partial(_preview, flags, config)
         web = create_app(
             loader,
             library_url,
             token=secret,
             allowed_hosts=None if secret else _loopback_names(host),
+            settings_preview=preview,
         )
     _run(web, listening, host, port, secret is not None)
 
@@ -163,6 +166,23 @@ def _reload(flags: dict[str, object], config: Path | None) -> Settings:
     shows the ConfigError until it is fixed. Raises ConfigError / InputError.
     """
     return load_settings(flags=flags, environ=os.environ, config_path=config, prompt=None)
+
+
+def _preview(flags: dict[str, object], config: Path | None) -> Settings | None:
+    """The settings given so far, a placeholder standing for a missing password or client
+    secret: what the settings page shows (URL, username, TLS). None when more is missing
+    or a value is invalid. Never used to send anything."""
+    try:
+        settings = load_settings(
+            flags=flags, environ=os.environ, config_path=config, prompt=_placeholder
+        )
+    except CvesweepError:
+        return None
+    return settings
+
+
+def _placeholder(_question: str) -> str:
+    return "(not given)"
 
 
 def _loopback_names(host: str) -> tuple[str, ...]:

@@ -7,15 +7,23 @@ page parsed (a page that fails half-way is rolled back and retried, never half-k
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 from cvesweep.errors import QualysError, QualysResponseError
 from cvesweep.inputs import format_qualys_datetime
-from cvesweep.models import Detection, Host, SearchOptions
+from cvesweep.models import Host, SearchOptions
 from cvesweep.qualys.client import Attempts, QualysClient, TransientError, iter_body
 from cvesweep.qualys.endpoints import ApiVersions, Endpoint
 from cvesweep.qualys.xml import CVE_DETECTIONS, DETECTIONS, DetectionParser, PageEnd, ReplyKind
-from cvesweep.spool import HostSpool
+from cvesweep.spool import (
+    DETECTION_FIELDS,
+    DETECTIONS_AT,
+    HostRow,
+    HostSpool,
+    host_from_row,
+    host_row,
+)
 
 CALL = "detection request"
 
@@ -95,24 +103,38 @@ def host_filter_params(options: SearchOptions) -> dict[str, str]:
 
 def refine(host: Host, since: str | None) -> Host | None:
     """Keep one detection per QID (the latest found) and, with ``since``, only detections
-    last found at or after it; None when no detection is left."""
-    best: dict[int, Detection] = {}
-    for det in host.detections:
-        if since is not None and (det.last_found is None or det.last_found < since):
+    last found at or after it; None when no detection is left (``host`` if all are kept)."""
+    row = host_row(host)
+    kept = refine_row(row, since)
+    return None if kept is None else host if kept is row else host_from_row(kept)
+
+
+_QID, _LAST_FOUND, _CVES = (DETECTION_FIELDS.index(n) for n in ("qid", "last_found", "cves"))
+
+
+def refine_row(row: HostRow, since: str | None) -> HostRow | None:
+    """:func:`refine` of a host given as a :data:`~cvesweep.spool.HostRow` (``row`` itself
+    when every detection is kept as it is)."""
+    best: dict[int, tuple[Any, ...]] = {}
+    for det in row[DETECTIONS_AT]:
+        found = det[_LAST_FOUND]
+        if since is not None and (found is None or found < since):
             continue
-        kept = best.get(det.qid)
+        kept = best.get(det[_QID])
         if kept is None:
-            best[det.qid] = det
+            best[det[_QID]] = det
             continue
-        latest = det if (det.last_found or "") > (kept.last_found or "") else kept
-        cves = tuple(sorted({*kept.cves, *det.cves}))  # CVE detection: one item per CVE
-        best[det.qid] = latest if latest.cves == cves else replace(latest, cves=cves)
+        latest = det if (found or "") > (kept[_LAST_FOUND] or "") else kept
+        cves = tuple(sorted({*kept[_CVES], *det[_CVES]}))  # CVE detection: one item per CVE
+        if latest[_CVES] != cves:
+            latest = (*latest[:_CVES], cves, *latest[_CVES + 1 :])
+        best[det[_QID]] = latest
     if not best:
         return None
-    detections = tuple(best[qid] for qid in sorted(best))
-    if detections == host.detections:
-        return host
-    return replace(host, detections=detections)
+    detections = tuple([best[qid] for qid in sorted(best)])
+    if detections == row[DETECTIONS_AT]:
+        return row
+    return (*row[:DETECTIONS_AT], detections, *row[DETECTIONS_AT + 1 :])
 
 
 def fetch_all(
@@ -172,7 +194,7 @@ def _fetch_page(
                     call=pull.call, http_status=response.status_code, kind=pull.kind
                 )
                 for chunk in iter_body(response, pull.call):
-                    _keep(parser.feed(chunk), spool, since, progress, pages, qids)
+                    _keep(parser.feed_rows(chunk), spool, since, progress, pages, qids)
                 return parser.close()
         except (TransientError, QualysResponseError) as error:
             spool.rollback(mark)
@@ -189,7 +211,7 @@ def _transient(error: QualysError) -> QualysError:
 
 
 def _keep(
-    hosts: Iterable[Host],
+    hosts: Iterable[HostRow],
     spool: HostSpool,
     since: str | None,
     progress: ProgressCallback | None,
@@ -197,10 +219,10 @@ def _keep(
     qids: set[int],
 ) -> None:
     for host in hosts:
-        kept = refine(host, since)
+        kept = refine_row(host, since)
         if kept is not None:
-            spool.append(kept)
-            qids.update(d.qid for d in kept.detections)
+            spool.append_row(kept)
+            qids.update([d[_QID] for d in kept[DETECTIONS_AT]])
             if progress is not None and spool.hosts % 25 == 0:
                 _report(progress, pages, spool)
 

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from lxml import etree
 
 from cvesweep.errors import InputError, QualysError, QualysResponseError
-from cvesweep.models import Detection, Host, HostId, Qid, Tag
+from cvesweep.models import Host
 from cvesweep.qualys.responses import (
     error_from_reply,
     parse_search_list_id,
@@ -41,6 +41,13 @@ from cvesweep.qualys.responses import (
     safe_xml_parser,
     simple_return_from_element,
 )
+from cvesweep.spool import (
+    DETECTION_FIELDS,
+    HOST_FIELDS,
+    TAG_FIELDS,
+    HostRow,
+    host_from_row,
+)
 
 __all__ = [
     "CVE_DETECTIONS",
@@ -51,6 +58,7 @@ __all__ = [
     "Truncation",
     "iter_hosts",
     "parse_detection_file",
+    "parse_detection_rows",
     "parse_search_list_id",
     "parse_search_lists",
     "safe_parser_options",
@@ -119,11 +127,13 @@ def _flag(value: str | None) -> bool | None:
 
 # Speed matters here (a reply holds hundreds of MB; this walk was 3/4 of a search's CPU):
 # every element's children are visited once, in one loop, into a dict (tag → stripped text;
-# empty and missing are both absent) that the fields are then taken from. Unknown elements
-# are ignored; a repeated element keeps its last value, except those of _LIST_TAGS, whose
-# values are joined with commas (each of them may repeat *and* hold a comma list).
-# Measured on 18,248 simulator hosts (bench/bench_parser.py): one pass with a join is
-# ~4x faster than one iterchildren(tag) scan per list element.
+# empty and missing are both absent) that the fields are then taken from, straight into a
+# row (:data:`~cvesweep.spool.HostRow`): a host that is only spooled is never built as
+# dataclasses (that and turning them back into rows were a third of the walk, measured on
+# 18,248 simulator hosts). Unknown elements are ignored; a repeated element keeps its last
+# value, except those of _LIST_TAGS, whose values are joined with commas (each of them may
+# repeat *and* hold a comma list). Measured on the same hosts (bench/bench_parser.py): one
+# pass with a join is ~4x faster than one iterchildren(tag) scan per list element.
 
 _LIST_TAGS = frozenset(
     {
@@ -136,12 +146,30 @@ _LIST_TAGS = frozenset(
     }
 )
 # What detection 4.0/5.0 and CVE detection added: read by _v5_value, turned into fields by
-# _v5_fields only when one of them is present (older replies skip both).
+# _v5_row only when one of them is present (older replies take _NO_V5).
 _V5_TAGS = _LIST_TAGS | {"VULN_CVE", "QDS", "LATEST_VULNERABILITY_DETECTION_SOURCE"}
 # Keys of _children's values that are not element names (they hold a blank): whether a
 # _V5_TAGS element was seen, and the first QDS child's severity attribute ("" if none).
 _V5_SEEN = "v5 seen"
 _QDS_SEVERITY = "QDS severity"
+
+# The rows below are built positionally: these are the field orders they are written for.
+_HOST_ROW = ("id", "ip", "ipv6", "tracking_method", "os", "dns", "fqdn", "netbios",
+             "last_scan", "last_vm_scanned", "tags", "detections")  # fmt: skip
+_DETECTION_ROW = (
+    "qid", "type", "severity", "status", "port", "protocol", "ssl", "results",
+    "first_found", "last_found", "times_found", "last_test", "last_update", "last_fixed",
+    "is_ignored", "is_disabled", "unique_vuln_id", "cves", "qds", "qds_severity",
+    "mitre_tactic_ids", "mitre_tactic_names", "mitre_technique_ids", "mitre_technique_names",
+    "detection_sources", "latest_detection_source",
+)  # fmt: skip
+if (_HOST_ROW, _DETECTION_ROW, ("name", "id")) != (
+    HOST_FIELDS,
+    DETECTION_FIELDS,
+    TAG_FIELDS,
+):  # pragma: no cover
+    raise TypeError("the models' fields changed: update the rows of qualys/xml.py")
+_NO_V5: tuple[Any, ...] = ((), None, None, (), (), (), (), (), None)  # the v5 defaults
 
 
 def _children(element: etree._Element) -> dict[Any, str]:
@@ -169,91 +197,105 @@ def _v5_value(values: dict[Any, str], tag: str, text: str, child: etree._Element
     values[tag] = text
 
 
+# The same few list values (a QID's MITRE names, the detection sources) recur on most
+# detections: each is split once. Bounded; values only ever depend on the key.
+_ITEMS_CACHE: dict[str, tuple[str, ...]] = {}
+_ITEMS_CACHE_SIZE = 4096
+
+
 def _items(value: str | None) -> tuple[str, ...]:
     """The comma-separated items of a _LIST_TAGS value, stripped, without repeats."""
     if value is None:
         return ()
-    if "," not in value:
-        return (value,)
-    items = dict.fromkeys(map(str.strip, value.split(",")))
-    items.pop("", None)
-    return tuple(items)
+    found = _ITEMS_CACHE.get(value)
+    if found is not None:
+        return found
+    if "," in value:
+        items = dict.fromkeys(map(str.strip, value.split(",")))
+        items.pop("", None)
+        found = tuple(items)
+    else:
+        found = (value,)
+    if len(_ITEMS_CACHE) >= _ITEMS_CACHE_SIZE:
+        _ITEMS_CACHE.clear()
+    _ITEMS_CACHE[value] = found
+    return found
 
 
-def _detection(element: etree._Element) -> Detection:
+def _detection_row(element: etree._Element) -> tuple[Any, ...]:
+    """One DETECTION (or CVE_DETECTION) as a row of the Detection fields, in their order."""
     values = _children(element)
     get = values.get
     qid = get("QID") or get("ASSOCIATED_QID")  # ASSOCIATED_QID: a CVE_DETECTION
     if qid is None:
         raise ValueError("a DETECTION has no QID")
-    return Detection(
-        qid=Qid(int(qid)),
-        type=get("TYPE"),
-        severity=_number(get("SEVERITY")),
-        status=get("STATUS"),
-        port=_number(get("PORT")),
-        protocol=get("PROTOCOL"),
-        ssl=_flag(get("SSL")),
-        results=get("RESULTS"),
-        first_found=get("FIRST_FOUND_DATETIME"),
-        last_found=get("LAST_FOUND_DATETIME"),
-        times_found=_number(get("TIMES_FOUND")),
-        last_test=get("LAST_TEST_DATETIME"),
-        last_update=get("LAST_UPDATE_DATETIME"),
-        last_fixed=get("LAST_FIXED_DATETIME"),
-        is_ignored=_flag(get("IS_IGNORED")),
-        is_disabled=_flag(get("IS_DISABLED")),
-        unique_vuln_id=_number(get("UNIQUE_VULN_ID")),
-        **(_v5_fields(values) if _V5_SEEN in values else {}),
-    )
+    return (
+        int(qid),
+        get("TYPE"),
+        _number(get("SEVERITY")),
+        get("STATUS"),
+        _number(get("PORT")),
+        get("PROTOCOL"),
+        _flag(get("SSL")),
+        get("RESULTS"),
+        get("FIRST_FOUND_DATETIME"),
+        get("LAST_FOUND_DATETIME"),
+        _number(get("TIMES_FOUND")),
+        get("LAST_TEST_DATETIME"),
+        get("LAST_UPDATE_DATETIME"),
+        get("LAST_FIXED_DATETIME"),
+        _flag(get("IS_IGNORED")),
+        _flag(get("IS_DISABLED")),
+        _number(get("UNIQUE_VULN_ID")),
+    ) + (_v5_row(values) if _V5_SEEN in values else _NO_V5)
 
 
-def _v5_fields(values: dict[Any, str]) -> dict[str, Any]:
+def _v5_row(values: dict[Any, str]) -> tuple[Any, ...]:
     """The Detection fields of the elements detection 4.0/5.0 and CVE detection added."""
     get = values.get
     vuln_cve = get("VULN_CVE")  # a CVE_DETECTION's one CVE
     qds = get("QDS")
     severity = get(_QDS_SEVERITY)
-    return {
-        "cves": _items(get("CVE")) if vuln_cve is None else (vuln_cve,),
-        "qds": None if qds is None else int(qds),
-        "qds_severity": severity.strip().upper() if qds is not None and severity else None,
-        "mitre_tactic_ids": _items(get("MITRE_TACTIC_ID")),
-        "mitre_tactic_names": _items(get("MITRE_TACTIC_NAME")),
-        "mitre_technique_ids": _items(get("MITRE_TECHNIQUE_ID")),
-        "mitre_technique_names": _items(get("MITRE_TECHNIQUE_NAME")),
-        "detection_sources": _items(get("VULNERABILITY_DETECTION_SOURCES")),
-        "latest_detection_source": get("LATEST_VULNERABILITY_DETECTION_SOURCE"),
-    }
+    return (
+        _items(get("CVE")) if vuln_cve is None else (vuln_cve,),
+        None if qds is None else int(qds),
+        severity.strip().upper() if qds is not None and severity else None,
+        _items(get("MITRE_TACTIC_ID")),
+        _items(get("MITRE_TACTIC_NAME")),
+        _items(get("MITRE_TECHNIQUE_ID")),
+        _items(get("MITRE_TECHNIQUE_NAME")),
+        _items(get("VULNERABILITY_DETECTION_SOURCES")),
+        get("LATEST_VULNERABILITY_DETECTION_SOURCE"),
+    )
 
 
-def _tags(element: etree._Element) -> tuple[Tag, ...]:
+def _tag_rows(element: etree._Element) -> tuple[tuple[Any, ...], ...]:
     tags = []
     for tag in element.iterchildren("TAG"):
         values = _children(tag)
         if "NAME" in values:
-            tags.append(Tag(name=values["NAME"], id=_number(values.get("TAG_ID"))))
+            tags.append((values["NAME"], _number(values.get("TAG_ID"))))
     return tuple(tags)
 
 
-def _host(element: etree._Element, kind: ReplyKind = DETECTIONS) -> Host:
-    """Build one Host from a complete ``HOST`` element; raise ValueError if it is unusable.
+def _host_row(element: etree._Element, kind: ReplyKind = DETECTIONS) -> HostRow:
+    """One complete ``HOST`` element as a row; raise ValueError if it is unusable.
 
     Its containers (the detection list, ``TAGS``, ``DNS_DATA``) are read in the same pass
     as its values; the last of a repeated container wins, and an ``FQDN`` in ``DNS_DATA``
     wins over one directly in ``HOST``.
     """
     values: dict[Any, str] = {}
-    tags: tuple[Tag, ...] = ()
-    detections: tuple[Detection, ...] = ()
+    tags: tuple[tuple[Any, ...], ...] = ()
+    detections: tuple[tuple[Any, ...], ...] = ()
     fqdn: str | None = None
     list_tag = kind.list_tag
     for child in element:
         tag = child.tag
         if tag == list_tag:
-            detections = tuple([_detection(item) for item in child.iterchildren(kind.item_tag)])
+            detections = tuple([_detection_row(i) for i in child.iterchildren(kind.item_tag)])
         elif tag == "TAGS":
-            tags = _tags(child)
+            tags = _tag_rows(child)
         elif tag == "DNS_DATA":
             fqdn = _children(child).get("FQDN", fqdn)
         elif (text := child.text) is not None and (text := text.strip()):
@@ -262,19 +304,19 @@ def _host(element: etree._Element, kind: ReplyKind = DETECTIONS) -> Host:
     host_id = get("ID")
     if host_id is None:
         raise ValueError("a HOST has no ID")
-    return Host(
-        id=HostId(int(host_id)),
-        ip=get("IP"),
-        ipv6=get("IPV6"),
-        tracking_method=get("TRACKING_METHOD"),
-        os=get("OS"),
-        dns=get("DNS"),
-        fqdn=get("FQDN") if fqdn is None else fqdn,
-        netbios=get("NETBIOS"),
-        last_scan=get("LAST_SCAN_DATETIME"),
-        last_vm_scanned=get("LAST_VM_SCANNED_DATE"),
-        tags=tags,
-        detections=detections,
+    return (
+        int(host_id),
+        get("IP"),
+        get("IPV6"),
+        get("TRACKING_METHOD"),
+        get("OS"),
+        get("DNS"),
+        get("FQDN") if fqdn is None else fqdn,
+        get("NETBIOS"),
+        get("LAST_SCAN_DATETIME"),
+        get("LAST_VM_SCANNED_DATE"),
+        tags,
+        detections,
     )
 
 
@@ -333,13 +375,20 @@ class DetectionParser:
         Raises the typed QualysError as soon as the body is known to be malformed, declares
         entities, is some other document, or holds an unusable HOST.
         """
+        return [host_from_row(row) for row in self.feed_rows(data)]
+
+    def feed_rows(self, data: bytes) -> list[HostRow]:
+        """:meth:`feed`, with each host as a :data:`~cvesweep.spool.HostRow` (no models built).
+
+        For a caller that only spools the hosts; raises as :meth:`feed` does.
+        """
         if self._error is not None:
             raise self._error
         if self._closed:
             raise RuntimeError("feed() after close()")
         if len(self._head) < _HEAD_BYTES:
             self._head += data[: _HEAD_BYTES - len(self._head)]
-        hosts: list[Host] = []
+        hosts: list[HostRow] = []
         for start in range(0, len(data), MAX_FEED):
             self._guarded(self._parser.feed, data[start : start + MAX_FEED])
             self._drain(hosts)
@@ -358,7 +407,7 @@ class DetectionParser:
             raise RuntimeError("close() called twice")
         self._closed = True
         root = self._guarded(self._parser.close)
-        late: list[Host] = []
+        late: list[HostRow] = []
         self._drain(late)
         if late:  # libxml2 reports end tags during feed(); never drop a host silently
             raise self._fail(QualysResponseError("hosts completed only at close()"))
@@ -424,7 +473,7 @@ class DetectionParser:
                 )
             )
 
-    def _drain(self, hosts: list[Host]) -> None:
+    def _drain(self, hosts: list[HostRow]) -> None:
         for _event, element in self._parser.read_events():
             if not isinstance(element, etree._Element):
                 continue  # only ("end", element) events are requested
@@ -442,9 +491,9 @@ class DetectionParser:
                 self._truncation = _truncation(element)
                 logger.debug("%s reply truncated: %s", self._call, self._truncation.url)
 
-    def _take_host(self, element: etree._Element) -> Host:
+    def _take_host(self, element: etree._Element) -> HostRow:
         try:
-            host = _host(element, self._kind)
+            host = _host_row(element, self._kind)
         except ValueError as exc:
             raise self._fail(
                 QualysResponseError(
@@ -481,11 +530,24 @@ def parse_detection_file(path: str | PathLike[str]) -> Generator[Host, None, Pag
     ``StopIteration.value``) to see a pending WARNING. Raises InputError (field ``FILE``)
     if the file cannot be read, and what :class:`DetectionParser` raises.
     """
+    rows = parse_detection_rows(path)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration as stop:
+            end: PageEnd = stop.value
+            return end
+        yield host_from_row(row)
+
+
+def parse_detection_rows(path: str | PathLike[str]) -> Generator[HostRow, None, PageEnd]:
+    """:func:`parse_detection_file`, each host as a :data:`~cvesweep.spool.HostRow` (for a
+    caller that only spools them, e.g. ``HostSpool.append_row``); raises as it does."""
     parser = DetectionParser(call="detection file")
     try:
         with open(path, "rb") as stream:
             while chunk := stream.read(MAX_FEED):
-                yield from parser.feed(chunk)
+                yield from parser.feed_rows(chunk)
     except OSError as exc:
         raise InputError("FILE", f"cannot read {path}: {exc.strerror or exc}") from exc
     return parser.close()

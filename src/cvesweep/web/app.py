@@ -25,12 +25,13 @@ from fastapi.staticfiles import StaticFiles
 from cvesweep import __version__
 from cvesweep.library import Library
 from cvesweep.web import api, pages_auth, pages_library, pages_search, pages_sweep, taxii
+from cvesweep.web.head import HeadAsGet
 from cvesweep.web.jobs import JobManager
 from cvesweep.web.limits import MAX_ACTIVE, RequestLimits
 from cvesweep.web.rendering import install_error_handlers, make_templates
 from cvesweep.web.security import SecurityHeaders, check_request_origin
 from cvesweep.web.sessions import Clock, SessionStore, Throttle
-from cvesweep.web.state import SettingsLoader, WebState
+from cvesweep.web.state import SettingsLoader, SettingsPreview, WebState
 
 
 def create_app(
@@ -43,6 +44,7 @@ def create_app(
     jobs: JobManager | None = None,
     clock: Clock = time.monotonic,
     max_active: int = MAX_ACTIVE,
+    settings_preview: SettingsPreview | None = None,
 ) -> FastAPI:
     """Return the cvesweep web application over the library at ``library_url``.
 
@@ -50,7 +52,9 @@ def create_app(
     requests with another Host header are refused (DNS rebinding). ``qualys_transport``
     lets tests reach a simulator in-process; ``clock`` (monotonic seconds) drives session
     expiry and the wrong-token throttle; ``max_active`` bounds the requests worked on at
-    once (web.limits). Raises LibraryError when the library cannot be opened.
+    once (web.limits); ``settings_preview`` gives the incomplete settings the settings page
+    shows while ``settings_loader`` fails (WebState.incomplete_settings).
+    Raises LibraryError when the library cannot be opened.
     """
     library = Library.open(library_url)
     state = WebState(
@@ -63,6 +67,7 @@ def create_app(
         token=token or None,
         allowed_hosts=tuple(h.lower() for h in allowed_hosts) if allowed_hosts else None,
         qualys_transport=qualys_transport,
+        settings_preview=settings_preview,
     )
     app = FastAPI(
         title="cvesweep",
@@ -76,7 +81,8 @@ def create_app(
     )
     app.state.web = state
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestLimits, max_active=max_active)  # outermost: before any work
+    app.add_middleware(RequestLimits, max_active=max_active)  # before any work
+    app.add_middleware(HeadAsGet)  # outermost: a HEAD is a GET whose body is dropped
     install_error_handlers(app)
     static = importlib.resources.files("cvesweep.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

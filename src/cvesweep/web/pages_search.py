@@ -147,6 +147,7 @@ def _settings(
         settings = web.settings()
     except CvesweepError as error:
         extra = {**extra, "config_problem": problem_for(error)}
+        settings = web.incomplete_settings()  # the URL and username, the password missing
     shown = _public_settings(settings) if settings is not None else None
     context = {"settings": shown, "check": None, "test_problem": None, "config_problem": None}
     return render(request, "settings.html", {**context, **extra}, status=status)

@@ -12,13 +12,14 @@ from cvesweep.library import StoreFlags
 from cvesweep.models import SearchOptions, parse_cve
 from cvesweep.runner import RunRequest
 
-# Form field → the option name the CLI uses in its messages (so the messages are the same).
-CLI_NAMES = {
-    "cve": "CVE-ID",
-    "ips": "--ips",
-    "since": "--since",
-    "min_severity": "--min-severity",
-    "asset_groups": "--asset-groups",
+# Form field → the name its messages give it: the form's (and the API's) field name, never a
+# CLI flag (the CLI's validators word the rest of the message the same way).
+FIELD_NAMES = {
+    "cve": "cve",
+    "ips": "ips",
+    "since": "since",
+    "min_severity": "min_severity",
+    "asset_groups": "asset_groups",
 }
 FLAG_FIELDS = ("add_assets", "add_discovered_assets", "tag_cves")
 T = TypeVar("T")
@@ -90,14 +91,15 @@ class _Collector:
         if not text and name != "cve":
             return None
         try:
-            return parse(text, CLI_NAMES[name])
+            return parse(text, FIELD_NAMES[name])
         except InputError as error:
             self.errors[name] = error
             return None
 
 
 def check_search(given: SearchInput) -> Checked:
-    """Return the checked request, or every field's InputError (each as the CLI words it)."""
+    """Return the checked request, or every field's InputError (worded as the CLI's, naming the
+    form field)."""
     fields = _Collector(given)
     cve = fields.take("cve", lambda text, field: parse_cve(text, field=field))
     ips = fields.take("ips", lambda text, field: parse_ips(text, field=field))

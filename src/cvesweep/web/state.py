@@ -20,6 +20,8 @@ from cvesweep.web.jobs import JobManager, JobView
 from cvesweep.web.sessions import SessionStore, Throttle
 
 SettingsLoader = Callable[[], Settings]
+# The settings to show while incomplete (e.g. no password yet): display only, never used.
+SettingsPreview = Callable[[], Settings | None]
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,17 @@ class WebState:
     token: str | None = None
     allowed_hosts: tuple[str, ...] | None = None
     qualys_transport: httpx.BaseTransport | None = None
+    settings_preview: SettingsPreview | None = None
 
     def settings(self) -> Settings:
         """Return the current Qualys settings. Raises ConfigError / InputError."""
         return self.settings_loader()
+
+    def incomplete_settings(self) -> Settings | None:
+        """The settings as far as they are given (URL, username, TLS) when :meth:`settings`
+        fails for a missing password or secret, for the settings page; None otherwise.
+        Their password, if any, is a placeholder: never send anything with them."""
+        return self.settings_preview() if self.settings_preview is not None else None
 
     def start_search(self, request: RunRequest) -> JobView | None:
         """Start a search job for ``request``; None when too many are running.
