@@ -22,6 +22,7 @@ the TAXII feed.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import json
@@ -38,6 +39,7 @@ from cvesweep.library.queries import ExportAsset, ExportCve, ExportData, ExportL
 NAMESPACE = uuid.UUID("700c3fcc-a7ce-46ee-b249-cb85bec18502")
 # The STIX 2.1 namespace of deterministic SCO ids (STIX 2.1 section 2.9).
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
+_NAMESPACE_BYTES, _SCO_NAMESPACE_BYTES = NAMESPACE.bytes, SCO_NAMESPACE.bytes
 # The identity and the extension definition are the tool's own; their time is fixed so
 # that they never change between exports.
 TOOL_TIME = datetime(2025, 1, 1, tzinfo=UTC)
@@ -59,7 +61,16 @@ CHUNK = 1 << 16
 
 def stix_id(object_type: str, *key: str) -> str:
     """Return the deterministic id ``type--UUIDv5(NAMESPACE, "type|key|...")`` of an SDO/SRO."""
-    return f"{object_type}--{uuid.uuid5(NAMESPACE, '|'.join((object_type, *key)))}"
+    return f"{object_type}--{uuid5_text(_NAMESPACE_BYTES, '|'.join((object_type, *key)))}"
+
+
+def uuid5_text(namespace: bytes, name: str) -> str:
+    """``str(uuid.uuid5(UUID(bytes=namespace), name))``, without building UUID objects."""
+    digest = bytearray(hashlib.sha1(namespace + name.encode(), usedforsecurity=False).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 IDENTITY_ID = stix_id("identity", "cvesweep")
@@ -205,7 +216,7 @@ def address_object(value: str) -> StixObject | None:
     return {
         "type": kind,
         "spec_version": "2.1",
-        "id": f"{kind}--{uuid.uuid5(SCO_NAMESPACE, canonical)}",
+        "id": f"{kind}--{uuid5_text(_SCO_NAMESPACE_BYTES, canonical)}",
         "value": value,
     }
 
@@ -268,9 +279,10 @@ def address_order(value: str) -> tuple[int, int, str]:
 
 def timestamp(moment: datetime) -> str:
     """A ``created``/``modified`` value as stix2 writes it: UTC, at least milliseconds."""
-    moment = _utc(moment)
-    fraction = f"{moment.microsecond:06d}".rstrip("0").ljust(3, "0")
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{fraction}Z"
+    m = _utc(moment)
+    fraction = f"{m.microsecond:06d}".rstrip("0").ljust(3, "0")
+    day = f"{m.year:04d}-{m.month:02d}-{m.day:02d}"
+    return f"{day}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{fraction}Z"
 
 
 # --- the same objects as stix2 objects, for the TAXII feed ----------------------------------

@@ -41,6 +41,8 @@ from cvesweep.export.stix import (
 )
 from cvesweep.library.queries import ExportAsset, ExportCve, ExportData, ExportLink
 
+# ASCII-escaped JSON string, as json.dumps writes it (the C encoder).
+_string = json.encoder.encode_basestring_ascii
 # Assets per frame: one query of assets (or links) per frame, one write per frame.
 BATCH = 500
 # Fields of a key record: address_order(value) is (version, number, value).
@@ -176,7 +178,7 @@ class _Writer:
         parts = []
         for item in found:
             # JSON strings hold no raw newline: every "\n" is the indenter's.
-            parts.append(self._separator + json.dumps(item, indent=2).replace("\n", "\n    "))
+            parts.append(self._separator + indented(item, "    "))
             self._separator = ",\n    "
         if parts:
             self._write("".join(parts))
@@ -189,6 +191,35 @@ class _Writer:
             self._stream.write(text)
         except OSError as exc:
             raise ExportError(f"could not write the STIX bundle: {exc.strerror or exc}") from exc
+
+
+def indented(value: Any, pad: str = "") -> str:
+    """``value`` as ``json.dumps(value, indent=2)`` writes it, each line after the first
+    prefixed by ``pad`` (for JSON of dicts, lists, strings, ints, bools and None).
+
+    Leaves (strings, ints) are written inline, so that most values cost no call.
+    """
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is not dict and kind is not list:
+        return json.dumps(value)  # int, bool, None
+    if not value:
+        return "{}" if kind is dict else "[]"
+    inner = pad + "  "
+    items = []
+    pairs = value.items() if kind is dict else ((None, item) for item in value)
+    for key, item in pairs:
+        leaf = type(item)
+        if leaf is str:
+            text = _string(item)
+        elif leaf is int:
+            text = int.__repr__(item)
+        else:
+            text = indented(item, inner)
+        items.append(f"{inner}{text}" if key is None else f"{inner}{_string(key)}: {text}")
+    close = "}" if kind is dict else "]"
+    return ("{\n" if kind is dict else "[\n") + ",\n".join(items) + "\n" + pad + close
 
 
 def _keys(source: Source) -> Iterator[Record]:

@@ -419,22 +419,21 @@ class ExportReader:
         query = select(*_STAMPED).where(self._asset_where)
         # A server-side cursor on PostgreSQL: the rows are never all in this process at once.
         streamed = query.execution_options(stream_results=True, yield_per=10_000)
-        for row in self._conn.execute(streamed):
-            yield row.id, row.value, row.created_at, row.updated_at
+        yield from ((r[0], r[1], r[2], r[3]) for r in self._conn.execute(streamed))
 
     def assets(self, ids: Sequence[int]) -> list[ExportAsset]:
         """The assets of ``ids`` (from :meth:`asset_keys`), in that order."""
         where = objects.c.id.in_(ids)
-        found = {row.id: row for row in self._conn.execute(select(*_STAMPED).where(where))}
+        found = {row[0]: row for row in self._conn.execute(select(*_STAMPED).where(where))}
         tag_map = _tags(self._conn, where)
-        pairs = _export_attributes(self._conn, where)
+        pairs = _export_attributes(self._conn, ids)
         return [_export_asset(found[i], pairs[i], tag_map) for i in ids if i in found]
 
     def link_keys(self, ids: Sequence[int]) -> list[tuple[str, str]]:
         """(asset, CVE) values of what :meth:`links` returns for ``ids``, without findings."""
         links = self._links
         pairs = select(*_link_values(links)).where(self._linked, links.c.asset_id.in_(ids))
-        return [(row.asset, row.cve) for row in self._conn.execute(pairs)]
+        return [(asset, cve) for asset, cve in self._conn.execute(pairs)]
 
     def links(self, ids: Sequence[int]) -> list[ExportLink]:
         """The links of the assets of ``ids`` to the export's CVEs, with their findings."""
@@ -442,7 +441,7 @@ class ExportReader:
         findings_of: defaultdict[tuple[str, str], list[Any]] = defaultdict(list)
         chosen = and_(findings.c.asset_id.in_(ids), findings.c.cve_id.in_(self._cve_ids))
         for row in self._conn.execute(_findings_query(chosen)):
-            findings_of[(row.asset, row.cve)].append(row)
+            findings_of[(row[0], row[1])].append(row)  # asset, cve
         pairs = select(links.c.created_at, *_link_values(links))
         rows = self._conn.execute(pairs.where(self._linked, links.c.asset_id.in_(ids)))
         return [_export_link(row, findings_of) for row in rows]
@@ -465,12 +464,14 @@ def export_reader(engine: Engine, cves: Sequence[str] | None = None) -> Iterator
 def _export_asset(
     row: Any, pairs: list[tuple[str, str]], tag_map: Mapping[int, tuple[str, ...]]
 ) -> ExportAsset:
+    """The asset of a ``_STAMPED`` row (id, value, created_at, updated_at)."""
+    object_id, value, created, modified = row
     return ExportAsset(
-        value=row.value,
-        created=row.created_at,
-        modified=row.updated_at,
+        value=value,
+        created=created,
+        modified=modified,
         hostname=dict(pairs).get(HOSTNAME),
-        tags=tag_map.get(row.id, ()),
+        tags=tag_map.get(object_id, ()),
         attributes=tuple(pairs),
     )
 
@@ -478,7 +479,7 @@ def _export_asset(
 def _export_assets(
     conn: Connection, where: ColumnElement[bool], tag_map: Mapping[int, tuple[str, ...]]
 ) -> list[ExportAsset]:
-    pairs = _export_attributes(conn, where)
+    pairs = _export_attributes(conn, select(objects.c.id).where(where))
     return [
         _export_asset(row, pairs[row.id], tag_map)
         for row in conn.execute(select(*_STAMPED).where(where))
@@ -486,18 +487,18 @@ def _export_assets(
 
 
 def _export_attributes(
-    conn: Connection, where: ColumnElement[bool]
+    conn: Connection, owners: Sequence[int] | Select[Any]
 ) -> defaultdict[int, list[tuple[str, str]]]:
-    """The (name, value) attribute pairs of the objects matching ``where``, by object id.
+    """The (name, value) attribute pairs of the objects ``owners`` (ids or a select of them).
 
     The one place the STIX export (:func:`export_records`, :class:`ExportReader`) reads
     attributes from.
     """
     pairs: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
     view = object_attributes.c  # stored and finding-derived pairs (schema version 5)
-    query = select(view.object_id, view.name, view.value)
-    joined = query.join(objects, objects.c.id == view.object_id)
-    for object_id, name, text in conn.execute(joined.where(where)):
+    # Filtered on the view's own column, so that the database filters inside each branch.
+    query = select(view.object_id, view.name, view.value).where(view.object_id.in_(owners))
+    for object_id, name, text in conn.execute(query):
         pairs[object_id].append((name, text))
     return pairs
 
@@ -510,9 +511,11 @@ def _link_values(links: Subquery) -> tuple[ColumnElement[str], ColumnElement[str
 
 
 def _export_link(row: Any, findings_of: Mapping[tuple[str, str], list[Any]]) -> ExportLink:
-    rows = findings_of.get((row.asset, row.cve), [])
-    modified = max([row.created_at, *(found.updated_at for found in rows)])
-    return ExportLink(row.asset, row.cve, row.created_at, modified, tuple(map(_finding, rows)))
+    """The link of a (created_at, asset, cve) row; ``findings_of`` holds _findings_query rows."""
+    created, asset, cve = row
+    rows = findings_of.get((asset, cve), [])
+    modified = max([created, *(found[-1] for found in rows)])  # their updated_at
+    return ExportLink(asset, cve, created, modified, tuple(map(_finding, rows)))
 
 
 def _reading(engine: Engine) -> AbstractContextManager[Connection]:
@@ -637,14 +640,25 @@ def _findings_query(where: ColumnElement[bool]) -> Select[Any]:
 
 
 def _finding(row: Any) -> FindingRecord:
+    """The FindingRecord of a :func:`_findings_query` row (read by position: a Row's
+    attributes cost several times more, and exports read hundreds of thousands)."""
+    (asset, cve, qid, severity, status, kind, first_found, last_found, last_scan, unique,
+     cves, qds, qds_severity, tactic_ids, tactic_names, technique_ids, technique_names,
+     detection_sources, latest_source, _updated) = row  # fmt: skip
     return FindingRecord(
-        row.asset, row.cve, row.qid, row.severity, row.status, row.type,
-        row.first_found, row.last_found, row.last_scan, row.unique_vuln_id, row.qds,
-        row.qds_severity, _split(row.cves), _split(row.mitre_tactic_ids),
-        _split(row.mitre_tactic_names), _split(row.mitre_technique_ids),
-        _split(row.mitre_technique_names), _split(row.detection_sources),
-        row.latest_detection_source,
+        asset, cve, qid, severity, status, kind, first_found, last_found, last_scan, unique,
+        qds, qds_severity, _split(cves), _split(tactic_ids), _split(tactic_names),
+        _split(technique_ids), _split(technique_names), _split(detection_sources),
+        latest_source,
     )  # fmt: skip
+
+
+# _finding reads the columns of _findings_query by position.
+assert V3_FINDING_COLUMNS == (
+    "unique_vuln_id", "cves", "qds", "qds_severity", "mitre_tactic_ids", "mitre_tactic_names",
+    "mitre_technique_ids", "mitre_technique_names", "detection_sources",
+    "latest_detection_source",
+)  # fmt: skip
 
 
 def _split(text: str | None) -> tuple[str, ...]:
