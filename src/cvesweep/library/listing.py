@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, select
 
 from cvesweep.errors import InputError
 
@@ -194,14 +194,18 @@ def findings_page(
     with _reading(engine) as conn:
         side = findings.c.cve_id if cve is not None else findings.c.asset_id
         target = _object_id(conn, cve if cve is not None else asset)
+        asset_of, cve_of = objects.alias("asset_of"), objects.alias("cve_of")
         keys_query = (
-            select(findings.c.id, objects.c.value, findings.c.cve_id, findings.c.qid)
-            .join(objects, objects.c.id == findings.c.asset_id)
+            select(findings.c.id, asset_of.c.value, cve_of.c.value, findings.c.qid)
+            .join(asset_of, asset_of.c.id == findings.c.asset_id)
+            .join(cve_of, cve_of.c.id == findings.c.cve_id)
             .where(side == target)
         )
         rows = sorted(conn.execute(keys_query).all(), key=lambda r: (ip_key(r[1]), r[2], r[3]))
         ids = [r[0] for r in rows[offset : offset + limit]]
-        found = _by_ids(conn, _findings_query(findings.c.id.in_(ids)), ids)
+        found = [_finding(row) for row in conn.execute(_findings_query(findings.c.id.in_(ids)))]
+    # The same order as the keys': asset IP, CVE, QID (a finding is one per such triple).
+    found.sort(key=lambda f: (ip_key(f.asset), f.cve, f.qid))
     return Page(tuple(found), len(rows), offset, limit)
 
 
@@ -303,13 +307,6 @@ def _run(row: Any) -> RunSummary:
 def _object_id(conn: Connection, value: str | None) -> int:
     found = conn.scalar(select(objects.c.id).where(objects.c.value == value).limit(1))
     return -1 if found is None else int(found)
-
-
-def _by_ids(conn: Connection, query: Select[Any], ids: list[int]) -> list[FindingRecord]:
-    """The findings of ``query`` (which selects ``ids``) in the order of ``ids``."""
-    query = query.add_columns(findings.c.id.label("finding_id"))
-    rows = {row.finding_id: row for row in conn.execute(query)}
-    return [_finding(rows[i]) for i in ids if i in rows]
 
 
 def _asset_where(
