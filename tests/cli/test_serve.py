@@ -129,7 +129,9 @@ def test_sigterm_aborts_a_held_page_deletes_the_list_and_exits_promptly(
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert took < PROMISE_S + 1.0, f"serve took {took:.1f} s to stop"  # + interpreter exit
+    # The promise is the abort; stopping adds uvicorn's shutdown and the interpreter's exit,
+    # slower on a loaded machine (before the abort: 10 s, the list left behind).
+    assert took < PROMISE_S + 2.0, f"serve took {took:.1f} s to stop"
     assert process.returncode == -signal.SIGTERM  # uvicorn ends by the signal it handled
     assert _state(slow_qualys)["search_lists"] == []
 
