@@ -9,8 +9,10 @@ recorded as such without touching the stored objects.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -52,6 +54,7 @@ class RunOutcome:
 
     result: SearchResult
     stats: IngestStats | None
+    search_lists: tuple[TemporaryList, ...] = ()  # what became of each (``delete_error``)
 
     def release(self) -> None:
         """Delete the on-disk spool of hosts."""
@@ -73,15 +76,24 @@ def run_search(
     ``library_url`` None (or ``request.store`` False) stores nothing. ``cancel``, when set
     by another thread, aborts the Qualys call in flight (within a second; the search list
     is still deleted) and raises :class:`Cancelled`; ``on_search_list`` is told of the list
-    made (its ``deleted`` says, once the run ends, whether it is gone).
-    Raises CvesweepError subclasses.
+    made (its ``deleted`` says, once the run ends, whether it is gone). Once Ctrl-C or
+    SIGTERM has stopped the run, further signals are absorbed while it is recorded and the
+    library closed (main thread), so the run is always recorded. Raises CvesweepError subclasses.
     """
     library = Library.open(library_url, create=True) if request.store and library_url else None
     try:
         return _run(settings, request, library, progress, cancel, transport, on_search_list)
+    except Interrupted:
+        with signals_absorbed():
+            _close(library)
+        raise
     finally:
-        if library is not None:
-            library.close()
+        _close(library)
+
+
+def _close(library: Library | None) -> None:
+    if library is not None:
+        library.close()
 
 
 def _run(
@@ -115,14 +127,14 @@ def _run(
                 on_search_list=made,
             )
     except (CvesweepError, KeyboardInterrupt) as error:
-        if library is not None:
-            failed = failed_run(request.cve, started, parameters, error, lists)
-            record_failure(library, failed)
+        with signals_absorbed(isinstance(error, KeyboardInterrupt)):
+            if library is not None:
+                record_failure(library, failed_run(request.cve, started, parameters, error, lists))
         if isinstance(error, KeyboardInterrupt):
             raise interrupted(lists) from None
         raise
     if library is None:
-        return RunOutcome(result, None)
+        return RunOutcome(result, None, tuple(lists))
     run = RunRecord.from_result(
         result, started_at=started, finished_at=datetime.now(UTC), parameters=parameters
     )
@@ -130,10 +142,40 @@ def _run(
         stats = library.ingest(result, request.flags, run)
     except BaseException as error:
         # The ingest rolled back; the run is still recorded, in a transaction of its own.
-        release_after_error(result)
-        record_failure(library, _unstored_run(run, error))
+        with signals_absorbed(isinstance(error, KeyboardInterrupt)):
+            release_after_error(result)
+            record_failure(library, _unstored_run(run, error))
+        if isinstance(error, KeyboardInterrupt):
+            raise Interrupted("interrupted (Ctrl-C or SIGTERM) while storing the result") from None
         raise
-    return RunOutcome(_with_stats(result, stats), stats)
+    return RunOutcome(_with_stats(result, stats), stats, tuple(lists))
+
+
+_STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def signals_absorbed(active: bool = True) -> Iterator[None]:
+    """Within the block, Ctrl-C and SIGTERM do nothing: the run is stopping anyway.
+
+    For the wind-down of an interrupted run (its record, the library's close), which a
+    second signal must not cut short. The handlers are swapped, not the signals blocked,
+    so a signal already on its way when the block starts is dropped too. Only in the main
+    thread (the one signals reach) and when ``active``; otherwise it does nothing.
+    """
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = [(signum, signal.signal(signum, _ignore)) for signum in _STOPPING]
+    try:
+        yield
+    finally:
+        for signum, handler in previous:
+            signal.signal(signum, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A signal during the wind-down of an interrupted run: nothing more to stop."""
 
 
 def _unstored_run(run: RunRecord, error: BaseException) -> RunRecord:

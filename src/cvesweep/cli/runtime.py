@@ -48,13 +48,26 @@ def progress_reporter() -> Iterator[ProgressCallback | None]:
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt so clean-up code runs."""
+    """Within the block, SIGTERM raises KeyboardInterrupt so clean-up code runs.
+
+    When the block ends by an interrupt (KeyboardInterrupt, or an error with exit status
+    130), SIGINT and SIGTERM are ignored from then on: the command is on its way out with
+    status 130, its run recorded, and a second signal must not end it by the signal (143).
+    """
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    stopping = False
     try:
         yield
+    except BaseException as error:
+        stopping = isinstance(error, KeyboardInterrupt) or getattr(error, "exit_code", 0) == 130
+        if stopping:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not stopping:
+            signal.signal(signal.SIGTERM, previous)

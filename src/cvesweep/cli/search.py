@@ -294,10 +294,10 @@ def _search_one(
     summary = result.summary
     if output is not None and summary is not None:
         written(f"{summary.hosts} hosts ({summary.detections} detections)", fmt, output)
-    listed = summary is not None and summary.search_list_id is not None
-    if listed and summary is not None and not summary.search_list_deleted:
+    for left in (one for one in outcome.search_lists if not one.deleted):
+        reason = f" ({left.delete_error})" if left.delete_error is not None else ""
         warn(
-            f"the Qualys search list {summary.search_list_id} could not be deleted; "
+            f"the Qualys search list {left.id} could not be deleted{reason}; "
             "run 'cvesweep cleanup --older-than 0' to remove it"
         )
     if summary is not None and summary.no_qid:

@@ -231,7 +231,8 @@ def _delete(client: QualysClient, temp: TemporaryList) -> None:
         temp.delete_error = interrupt
         _last_try(client, temp)
         raise
-    log.warning("search list %d (%s) was not deleted: %s", temp.id, temp.title, temp.delete_error)
+    # Logged at info only: the front end reports it once (the CLI's warning, the web summary).
+    log.info("search list %d (%s) was not deleted: %s", temp.id, temp.title, temp.delete_error)
 
 
 def _last_try(client: QualysClient, temp: TemporaryList) -> None:
@@ -242,5 +243,20 @@ def _last_try(client: QualysClient, temp: TemporaryList) -> None:
             temp.deleted = True
             temp.delete_error = None
         except CvesweepError as failure:
+            if _gone(client, temp.id):  # the interrupted delete was done; its reply was lost
+                temp.deleted, temp.delete_error = True, None
+                return
             temp.delete_error = failure
-            log.warning("search list %d (%s) was not deleted: %s", temp.id, temp.title, failure)
+            log.info("search list %d (%s) was not deleted: %s", temp.id, temp.title, failure)
+
+
+def _gone(client: QualysClient, list_id: int) -> bool:
+    """True when Qualys lists no search list ``list_id`` (one try; False if it cannot tell)."""
+    try:
+        body = client.post(
+            client.path(Endpoint.SEARCH_LIST), {"action": "list"}, call="search list list",
+            patient=False,
+        )  # fmt: skip
+        return all(found != list_id for found, _ in parse_search_lists(body))
+    except CvesweepError:
+        return False
