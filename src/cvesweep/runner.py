@@ -17,10 +17,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from cvesweep.errors import Cancelled as Cancelled
 from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats, Library, RunRecord, StoreFlags, run_parameters
+from cvesweep.library.runs import note_run
 from cvesweep.models import CveId, SearchOptions, SearchResult
 from cvesweep.operation import release, release_after_error, search_vulnerable_hosts
 from cvesweep.qualys.client import QualysClient
@@ -55,6 +57,7 @@ class RunOutcome:
     result: SearchResult
     stats: IngestStats | None
     search_lists: tuple[TemporaryList, ...] = ()  # what became of each (``delete_error``)
+    run: RunRecord | None = None  # the record stored with the result
 
     def release(self) -> None:
         """Delete the on-disk spool of hosts."""
@@ -148,7 +151,7 @@ def _run(
         if isinstance(error, KeyboardInterrupt):
             raise Interrupted("interrupted (Ctrl-C or SIGTERM) while storing the result") from None
         raise
-    return RunOutcome(_with_stats(result, stats), stats, tuple(lists))
+    return RunOutcome(_with_stats(result, stats), stats, tuple(lists), run)
 
 
 _STOPPING = (signal.SIGINT, signal.SIGTERM)
@@ -281,6 +284,27 @@ def search_parameters(
         "auth": settings.auth.value,
         "api_versions": settings.versions.as_dict(),
     }
+
+
+OUTPUT_LOST = "output cut short: its reader went away (closed pipe, exit 141)"
+
+
+def record_output_lost(library_url: str | None, run: RunRecord | None) -> None:
+    """Note in the stored ``run``'s record that its output was not read to the end.
+
+    Nothing when nothing was stored; a library failure here is logged, never raised.
+    """
+    if library_url is None or run is None:
+        return
+    try:
+        library = Library.open(library_url)
+        try:
+            with library.engine.begin() as connection:
+                note_run(connection, run, OUTPUT_LOST)
+        finally:
+            library.close()
+    except (CvesweepError, SQLAlchemyError) as failure:
+        log.warning("the run's record could not be updated: %s", failure)
 
 
 def record_failure(library: Library, run: RunRecord) -> None:

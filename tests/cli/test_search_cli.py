@@ -419,3 +419,50 @@ def test_a_future_since_warns(live_sim, no_config: Path) -> None:  # type: ignor
     result = search(live_sim, no_config, LOG4SHELL, "--since", "2999-01-01", "--no-store")
     assert result.exit_code == 0, result.output
     assert "--since 2999-01-01 is in the future" in result.stderr
+
+
+def test_a_closed_pipe_is_noted_in_the_run_record(
+    make_sim, no_config: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from cvesweep.library import Library
+    from cvesweep.library.queries import runs
+
+    db = tmp_path / "library.db"
+    simulator = make_sim(size=3000, real_time=True)
+    with SimulatorServer(simulator.app, port=0) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cvesweep", "search", LOG4SHELL, "--config", str(no_config),
+             "--db", str(db), "-f", "json"],
+            env={**os.environ, **env_for(server.url)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(200)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.wait(60) == 141, err
+    library = Library.open(f"sqlite:///{db}")
+    try:
+        (run,) = runs(library.engine)
+    finally:
+        library.close()
+    assert run.outcome == "success" and run.hosts > 0  # the result was stored...
+    assert run.error == "output cut short: its reader went away (closed pipe, exit 141)"
+
+
+def test_without_a_closed_pipe_the_run_has_no_note(
+    live_sim, no_config: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from cvesweep.library import Library
+    from cvesweep.library.queries import runs
+
+    db = tmp_path / "library.db"
+    result = search(live_sim, no_config, LOG4SHELL, "-f", "json", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    library = Library.open(f"sqlite:///{db}")
+    try:
+        (run,) = runs(library.engine)
+    finally:
+        library.close()
+    assert (run.outcome, run.error) == ("success", None)

@@ -30,7 +30,14 @@ from cvesweep.cli.connection import (
     resolve_settings,
 )
 from cvesweep.cli.failures import guarded, warn
-from cvesweep.cli.output import FormatOpt, OutputOpt, check_output_path, emit, emit_with
+from cvesweep.cli.output import (
+    PIPE_CLOSED_EXIT,
+    FormatOpt,
+    OutputOpt,
+    check_output_path,
+    emit,
+    emit_with,
+)
 from cvesweep.cli.runtime import configure_logging, progress_reporter, sigterm_as_interrupt
 from cvesweep.cvelists import CveTarget, load_targets, parse_added_since
 from cvesweep.errors import InputError
@@ -285,12 +292,17 @@ def _search_one(
     fmt: OutputFormat,
     output: Path | None,
 ) -> None:
-    from cvesweep.runner import run_search
+    from cvesweep.runner import record_output_lost, run_search
 
     with sigterm_as_interrupt(), progress_reporter() as progress:
         outcome = run_search(settings, request, library_url=library_url, progress=progress)
     with released(outcome.result) as result:
-        emit(result, fmt, output)
+        try:
+            emit(result, fmt, output)
+        except typer.Exit as stop:
+            if stop.exit_code == PIPE_CLOSED_EXIT:
+                record_output_lost(library_url, outcome.run)
+            raise
     summary = result.summary
     if output is not None and summary is not None:
         written(f"{summary.hosts} hosts ({summary.detections} detections)", fmt, output)

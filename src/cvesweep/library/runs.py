@@ -134,3 +134,14 @@ def insert_run(connection: Connection, run: RunRecord, stats: IngestStats | None
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def note_run(connection: Connection, run: RunRecord, note: str) -> int:
+    """Set the ``error`` note of the recorded ``run`` (found by CVE and start time).
+
+    For what happened after a run was stored, e.g. its output's reader went away; the
+    outcome stays. Returns how many records were changed (0: not found). Database errors
+    propagate.
+    """
+    match = (runs.c.cve == run.cve.upper()) & (runs.c.started_at == run.started_at)
+    return connection.execute(runs.update().where(match).values(error=note)).rowcount
