@@ -179,6 +179,34 @@ def test_old_library_is_upgraded_by_a_writer_and_keeps_its_data(
         assert {(a.name, a.source) for a in detail.attributes} >= {("Qualys ID", "Qualys")}
 
 
+def foreign_keys(engine: Engine) -> set[tuple[str, str]]:
+    inspector = inspect(engine)
+    return {
+        (table, key["referred_table"])
+        for table in inspector.get_table_names()
+        for key in inspector.get_foreign_keys(table)
+    }
+
+
+# Schema 5: the keys to objects stay on SQLite; PostgreSQL has none (their checks cost).
+KEYS_TO_OBJECTS = {
+    ("object_sources", "objects"),
+    ("attributes", "objects"),
+    ("tags", "objects"),
+    ("relationships", "objects"),
+    ("findings", "objects"),
+}
+
+
+@pytest.mark.parametrize("version", [0, *OLD_VERSIONS])
+def test_foreign_keys_of_a_new_or_upgraded_library(library_url: str, version: int) -> None:
+    if version:
+        make_old_library(library_url, version)
+    with Library.open(library_url, create=True) as library:
+        postgresql = library.engine.dialect.name == "postgresql"
+        assert foreign_keys(library.engine) == (set() if postgresql else KEYS_TO_OBJECTS)
+
+
 @pytest.mark.parametrize("version", OLD_VERSIONS)
 def test_frozen_library_has_foreign_keys_to_sources_and_no_view(
     library_url: str, version: int

@@ -46,7 +46,10 @@ The model keeps ThreatQ's semantics (SPEC §6). Names below are stable: other mo
 The ``source_id`` columns carry no foreign key (version 5 dropped them): ``sources`` holds
 one row, written before anything refers to it and never deleted, and checking that key on
 every inserted row cost most of PostgreSQL's CPU in an ingest (measured: 62 %). The keys to
-``objects`` stay (they cascade).
+``objects`` (with their cascade) exist on SQLite only: on PostgreSQL the schema is created,
+or upgraded to version 5, without foreign keys
+(:func:`cvesweep.library.migrations.drop_postgresql_foreign_keys` says why; nothing in
+cvesweep deletes an object).
 
 Our own timestamps are timezone-aware UTC datetimes (:class:`UTCDateTime` stores naive
 UTC and gives back aware UTC on every backend). Version 2 added the lookup indexes listed
