@@ -466,3 +466,52 @@ def test_without_a_closed_pipe_the_run_has_no_note(
     finally:
         library.close()
     assert (run.outcome, run.error) == ("success", None)
+
+
+@pytest.mark.parametrize("output_format", ["table", "json"])
+def test_the_summary_time_covers_the_qualys_calls(  # type: ignore[no-untyped-def]
+    make_sim, no_config: Path, output_format: str
+) -> None:
+    from cvesweep.simulator.faults import Faults
+
+    latency = 0.6  # before every detection reply: the run takes over a second
+    simulator = make_sim(faults=Faults(reply_latency=latency, latency_endpoint="detection"),
+                         real_time=True)  # fmt: skip
+    with SimulatorServer(simulator.app, port=0) as server:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "cvesweep", "search", LOG4SHELL, "--config", str(no_config),
+             "--no-store", "-f", output_format, "--max-parallel", "1"],
+            env={**os.environ, **env_for(server.url)}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    if output_format == "json":
+        elapsed = json.loads(done.stdout)["summary"]["elapsed_s"]
+    else:
+        (line,) = [x for x in done.stdout.splitlines() if x.startswith("Time ")]
+        elapsed = float(line.split()[1])
+    assert latency <= elapsed <= wall
+
+
+def test_asset_groups_help_says_numeric_ids_work() -> None:
+    done = subprocess.run([sys.executable, "-m", "cvesweep", "search", "--help"],
+                          env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    text = " ".join(done.stdout.replace("│", " ").split())
+    assert 'titles "DMZ, Servers" or numeric ids "1403056, 1403081"' in text
+
+
+@pytest.mark.parametrize(
+    ("groups", "key"), [("1681071, 1681080", "ag_ids"), ("AWS us-east-1", "ag_titles")]
+)
+def test_asset_groups_are_sent_as_ids_or_titles(  # type: ignore[no-untyped-def]
+    live_sim, no_config: Path, groups: str, key: str
+) -> None:
+    sim, _ = live_sim
+    result = search(live_sim, no_config, LOG4SHELL, "--asset-groups", groups, "--no-store",
+                    "-f", "json", "--max-parallel", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (form, *_) = sim.recorder.forms("/asset/host/vm/detection")
+    assert form[key].replace(" ", "") == groups.replace(" ", "")
+    assert json.loads(result.stdout)["hosts"]  # the simulator's groups (seed 7) have hosts
