@@ -29,6 +29,7 @@ ARGS: dict[str, list[str]] = {
     "bench_search.py": ["--hosts", "200000", "--rounds", "2"],
     "bench_stix.py": ["--assets", "10000,100000"],
     "bench_simulator.py": ["--hosts", "200000", "--max-seconds", "60"],
+    "bench_web_pages.py": ["--hosts", "200000", "--repeat", "3"],
 }
 
 # Rows a run's table always shows: (figure, goal, who measures it).

@@ -143,8 +143,12 @@ def test_asset_list_is_numeric_and_counts_every_match(client: WebClient) -> None
 def test_cve_page_pages_its_assets_and_offers_csv_and_json(client: WebClient) -> None:
     finished(client, cve=LOG4SHELL)
     page = client.get(f"/cves/{LOG4SHELL}", params={"limit": 5}).text
-    assets = re.findall(r'<td><a href="/assets/([0-9.]+)">', page)
-    assert len(assets) == 5 + 5  # the assets table and the findings table
+    assets_table, findings_table = page.split('id="cve-findings"', 1)
+    assets = re.findall(r'<td><a href="/assets/([0-9.]+)">', assets_table)
+    assert len(assets) == 5 and assets == by_ip(assets)
+    # the findings shown are those of the page's assets, in the same order
+    shown = re.findall(r'<td><a href="/assets/([0-9.]+)">', findings_table)
+    assert sorted(set(shown), key=shown.index) == assets
     assert f'id="asset-count">{LOG4SHELL_HOSTS}<' in page
     assert f"/api/cves/{LOG4SHELL}/export?format=csv" in page
     table = list(csv.reader(io.StringIO(client.get(f"/api/cves/{LOG4SHELL}/export").text)))

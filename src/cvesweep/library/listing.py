@@ -10,14 +10,13 @@ LibraryError on read failure, InputError for a CVE that is not stored.
 
 from __future__ import annotations
 
-import ipaddress
-from collections import Counter
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, union
 
 from cvesweep.errors import InputError
 
@@ -50,6 +49,7 @@ from cvesweep.library.schema import (
     object_attributes,
     object_sources,
     objects,
+    relationships,
     sources,
     tags,
 )
@@ -120,13 +120,24 @@ class ObjectPage:
     findings_total: int
 
 
+_pton, _V4, _V6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6
+
+
 def ip_key(value: str) -> tuple[int, int, str]:
-    """A sort key putting IPv4 addresses first in numeric order, then IPv6, then other text."""
+    """A sort key putting IPv4 addresses first in numeric order, then IPv6, then other text.
+
+    ``inet_pton`` (C, strict dotted quads) rather than :mod:`ipaddress`: ten times faster,
+    which is most of the time of a page of 18,000 assets.
+    """
     try:
-        address = ipaddress.ip_address(value.strip())
-    except ValueError:
-        return (2, 0, value)
-    return (0 if address.version == 4 else 1, int(address), value)
+        return (0, int.from_bytes(_pton(_V4, value), "big"), value)
+    except OSError:
+        pass
+    try:
+        return (1, int.from_bytes(_pton(_V6, value), "big"), value)
+    except OSError:
+        pass
+    return (2, 0, value)
 
 
 def asset_page(
@@ -156,31 +167,41 @@ def asset_page(
 
 
 def cve_overview(engine: Engine, cve: str) -> CveOverview:
-    """Return the facts of the stored CVE ``cve`` (upper case) and its chart numbers.
+    """Return the facts of the stored CVE ``cve`` (upper case) and its chart numbers, counted
+    by the database (a few rows come back, however many assets the CVE has).
 
     Raises InputError (field --cve) when it is not stored, LibraryError on read failure.
     """
-    links = _links()
     with _reading(engine) as conn:
         cve_id = _require_cves(conn, [cve])[0]
         row = conn.execute(select(objects).where(objects.c.id == cve_id)).one()
-        asset_ids = select(links.c.asset_id).where(links.c.cve_id == cve_id)
-        severity = _grouped(
-            conn, findings.c.asset_id, func.max(findings.c.severity), findings.c.cve_id == cve_id
+        asset_ids = _linked_assets(cve_id)
+        assets = conn.scalar(select(func.count()).select_from(asset_ids.subquery())) or 0
+        count = conn.scalar(select(func.count()).where(findings.c.cve_id == cve_id)) or 0
+        highest = (
+            select(func.max(findings.c.severity).label("level"))
+            .where(findings.c.cve_id == cve_id, findings.c.asset_id.in_(asset_ids))
+            .group_by(findings.c.asset_id)
+            .subquery()
         )
-        ids = set(conn.scalars(asset_ids))
-        count = conn.scalar(select(func.count()).where(findings.c.cve_id == cve_id))
-        tag_rows = conn.execute(select(tags.c.name).where(tags.c.object_id.in_(asset_ids)))
-        by_tag = Counter(name for (name,) in tag_rows)
+        levels = dict(_pairs(conn, select(highest.c.level, func.count()).group_by(highest.c.level)))
+        with_findings = sum(levels.values())
+        if assets > with_findings:  # assets linked to the CVE without a finding of it
+            levels[None] = levels.get(None, 0) + assets - with_findings
+        by_tag = _pairs(
+            conn,
+            select(tags.c.name, func.count(func.distinct(tags.c.object_id)))
+            .where(tags.c.object_id.in_(asset_ids))
+            .group_by(tags.c.name),
+        )
         cve_tags = _tags(conn, objects.c.id == cve_id).get(cve_id, ())
-    levels = Counter(severity.get(i) for i in ids)
     return CveOverview(
         cve=row.value,
         tags=cve_tags,
         created=row.created_at,
         updated=row.updated_at,
-        assets=len(ids),
-        findings=int(count or 0),
+        assets=int(assets),
+        findings=int(count),
         by_severity=tuple(sorted(levels.items(), key=lambda item: -(item[0] or 0))),
         by_tag=tuple(sorted(by_tag.items(), key=lambda item: (-item[1], item[0]))),
     )
@@ -207,6 +228,20 @@ def findings_page(
     # The same order as the keys': asset IP, CVE, QID (a finding is one per such triple).
     found.sort(key=lambda f: (ip_key(f.asset), f.cve, f.qid))
     return Page(tuple(found), len(rows), offset, limit)
+
+
+def findings_of_assets(
+    engine: Engine, cve: str, assets: Sequence[str]
+) -> tuple[FindingRecord, ...]:
+    """Return the findings of the CVE ``cve`` on the assets ``assets`` (values, e.g. a page's),
+    in the order of ``assets`` then by QID. Raises LibraryError on read failure."""
+    order = {value: index for index, value in enumerate(assets)}
+    with _reading(engine) as conn:
+        cve_id = _object_id(conn, cve)
+        on_page = select(objects.c.id).where(objects.c.value.in_(list(assets)), _IS_ASSET)
+        query = _findings_query((findings.c.cve_id == cve_id) & findings.c.asset_id.in_(on_page))
+        found = [_finding(row) for row in conn.execute(query)] if assets else []
+    return tuple(sorted(found, key=lambda f: (order.get(f.asset, len(order)), f.qid)))
 
 
 def object_page(engine: Engine, value: str, *, limit: int, offset: int = 0) -> ObjectPage:
@@ -309,6 +344,20 @@ def _object_id(conn: Connection, value: str | None) -> int:
     return -1 if found is None else int(found)
 
 
+def _linked_assets(cve_id: int) -> Select[Any]:
+    """The ids of the assets related to the CVE object ``cve_id``, either way round.
+
+    Each side is read through its own index (not through queries._links, a union of every
+    relationship that the database builds whole first).
+    """
+    rel = relationships
+    ends = union(
+        select(rel.c.object_b_id.label("other")).where(rel.c.object_a_id == cve_id),
+        select(rel.c.object_a_id.label("other")).where(rel.c.object_b_id == cve_id),
+    ).subquery("ends")
+    return select(objects.c.id).where(objects.c.id.in_(select(ends.c.other)), _IS_ASSET)
+
+
 def _asset_where(
     conn: Connection, where: AssetFilter
 ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -316,9 +365,8 @@ def _asset_where(
     chosen: ColumnElement[bool] = _IS_ASSET
     seen: ColumnElement[bool] = findings.c.asset_id.is_not(None)
     if where.cve is not None:
-        links = _links()
         cve_id = _require_cves(conn, [where.cve])[0]
-        chosen = chosen & objects.c.id.in_(select(links.c.asset_id).where(links.c.cve_id == cve_id))
+        chosen = chosen & objects.c.id.in_(_linked_assets(cve_id))
         seen = findings.c.cve_id == cve_id
     if where.tag is not None and where.tag.strip():
         wanted = where.tag.strip().lower()
@@ -395,6 +443,7 @@ __all__ = [
     "asset_page",
     "cve_assets_with_findings",
     "cve_overview",
+    "findings_of_assets",
     "findings_page",
     "ip_key",
     "object_page",

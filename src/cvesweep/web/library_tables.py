@@ -25,7 +25,7 @@ class CveTable:
     cve: CveId
     overview: CveOverview
     assets: Page[AssetSummary]
-    findings: Page[FindingRecord]
+    findings: tuple[FindingRecord, ...]
 
 
 def asset_table(
@@ -57,8 +57,8 @@ def asset_table(
 def cve_table(
     engine: Engine, text: str, *, sort: AssetSort, descending: bool, offset: int, limit: int
 ) -> CveTable:
-    """Return the CVE ``text`` (any case) with a page of its assets and one of its findings
-    (both from ``offset``, at most ``limit``).
+    """Return the CVE ``text`` (any case) with a page of its assets (from ``offset``, at most
+    ``limit``) and the findings of the CVE on those assets.
 
     Raises InputError (400) for a malformed CVE id, HTTPException 404 when it is not stored,
     LibraryError on read failure.
@@ -71,5 +71,5 @@ def cve_table(
     assets = listing.asset_page(
         engine, AssetFilter(cve), sort=sort, descending=descending, limit=limit, offset=offset
     )
-    found = listing.findings_page(engine, cve=cve, limit=limit, offset=offset)
+    found = listing.findings_of_assets(engine, cve, [asset.value for asset in assets.items])
     return CveTable(cve, overview, assets, found)

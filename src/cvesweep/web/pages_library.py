@@ -17,9 +17,9 @@ from cvesweep.web.security import require_token
 from cvesweep.web.state import Web
 from cvesweep.web.tableparams import (
     LIMIT_DEFAULT,
-    LimitParam,
     OffsetParam,
     OrderParam,
+    PageLimitParam,
     descending,
 )
 from cvesweep.web.views import Column, TableState, severity_counts_chart, tag_counts_chart
@@ -49,7 +49,7 @@ def cve_page(
     sort: AssetSort = AssetSort.IP,
     order: OrderParam = None,
     offset: OffsetParam = 0,
-    limit: LimitParam = LIMIT_DEFAULT,
+    limit: PageLimitParam = LIMIT_DEFAULT,
 ) -> Response:
     """One CVE: a page of its vulnerable assets and of its findings (sorted on the server),
     charts by severity and tag, downloads (STIX, CSV, JSON)."""
@@ -85,7 +85,7 @@ def assets_page(
     sort: AssetSort = AssetSort.IP,
     order: OrderParam = None,
     offset: OffsetParam = 0,
-    limit: LimitParam = LIMIT_DEFAULT,
+    limit: PageLimitParam = LIMIT_DEFAULT,
 ) -> Response:
     """Assets, searchable by IP or hostname (``q``), tag and CVE, sorted on the server, a page
     at a time, with the number that match."""
@@ -121,7 +121,7 @@ def asset_page(
 
 @router.get("/runs")
 def runs_page(
-    request: Request, web: Web, offset: OffsetParam = 0, limit: LimitParam = LIMIT_DEFAULT
+    request: Request, web: Web, offset: OffsetParam = 0, limit: PageLimitParam = LIMIT_DEFAULT
 ) -> Response:
     """The run history, newest first, a page at a time with the number of runs."""
     page = listing.runs_page(web.library.engine, limit=limit, offset=offset)

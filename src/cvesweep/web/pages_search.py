@@ -24,9 +24,9 @@ from cvesweep.web.state import Web, WebState
 from cvesweep.web.tableparams import (
     LIMIT_DEFAULT,
     FilterParam,
-    LimitParam,
     OffsetParam,
     OrderParam,
+    PageLimitParam,
     descending,
 )
 from cvesweep.web.views import Column, TableState, host_row
@@ -74,7 +74,7 @@ def job_page(
     order: OrderParam = None,
     q: FilterParam = "",
     offset: OffsetParam = 0,
-    limit: LimitParam = LIMIT_DEFAULT,
+    limit: PageLimitParam = LIMIT_DEFAULT,
 ) -> Response:
     """A search: live progress while it runs, then its summary and a page of its hosts
     (sorted and filtered here, on the server), or its error."""

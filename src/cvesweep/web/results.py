@@ -66,6 +66,10 @@ def _entry(position: int, host: Host) -> _Entry:
     )
 
 
+def _at(entry: _Entry) -> int:
+    return entry.position
+
+
 _KEYS: dict[HostSort, Callable[[_Entry], Any]] = {
     HostSort.IP: lambda e: e.ip,
     HostSort.HOSTNAME: lambda e: (e.hostname == "", e.hostname, e.ip),
@@ -149,8 +153,10 @@ class KeptResult:
             if self._closed:
                 return
             hosts = self.result.hosts
-            for entry in entries:
-                if isinstance(hosts, HostSpool):
-                    yield hosts.read_at(entry.position)
-                else:
-                    yield self._memory[entry.position]
+            if not isinstance(hosts, HostSpool):
+                yield from (self._memory[entry.position] for entry in entries)
+                return
+            # Read in file order, so that each frame of the spool is read once (read_at keeps
+            # the last frame), then give the hosts back in the page's order.
+            read = {e.position: hosts.read_at(e.position) for e in sorted(entries, key=_at)}
+            yield from (read[entry.position] for entry in entries)

@@ -2,7 +2,8 @@
 
 Pages and the JSON API take the same names and bounds: ``sort`` one of the table's columns,
 ``order`` ``asc`` or ``desc``, ``q`` a filter text, ``offset`` and ``limit`` the page
-(``limit`` 1 to :data:`~cvesweep.library.listing.PAGE_MAX`, default 100). Out-of-bounds values
+(``limit`` 1 to :data:`~cvesweep.library.listing.PAGE_MAX`, default 100; 1 to
+:data:`HTML_PAGE_MAX` on the pages). Out-of-bounds values
 are a 422 naming the parameter (FastAPI checks them before any handler runs).
 """
 
@@ -34,6 +35,8 @@ OffsetParam = Annotated[
     int, Query(ge=0, le=OFFSET_MAX, description="rows to skip: the page starts after them")
 ]
 LimitParam = Annotated[int, Query(ge=1, le=PAGE_MAX, description="rows in the page at most")]
+HTML_PAGE_MAX = 500  # rows of a page in HTML: 500 result rows are about 200 KB (< 300 KB)
+PageLimitParam = Annotated[int, Query(ge=1, le=HTML_PAGE_MAX)]
 LIMIT_DEFAULT = PAGE_DEFAULT
 
 

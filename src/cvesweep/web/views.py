@@ -106,7 +106,7 @@ def _text(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-PAGE_SIZES = (10, 25, 50, 100, 250, 500, 1000)
+PAGE_SIZES = (10, 25, 50, 100, 250, 500)  # the pages take at most 500 rows
 PAGE_SIZE_DEFAULT = 100
 
 
