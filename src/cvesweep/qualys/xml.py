@@ -9,8 +9,10 @@ the element lists in docs/qualys-2026.md §3.1/§3.4 [unverified]; a per-detecti
 repeat or hold a comma list, and so may the ``MITRE_*`` elements.
 
 A reply is parsed while it streams in: each
-``HOST`` is turned into a :class:`~cvesweep.models.Host` at its end tag, then cleared and
-dropped from the tree, so memory stays flat however large the reply. Known libxml2 traps
+``HOST`` is turned into a :data:`~cvesweep.spool.HostRow` at its end tag (a
+:class:`~cvesweep.models.Host` is made from it for :meth:`DetectionParser.feed`; a caller that
+only spools hosts takes the rows, :meth:`DetectionParser.feed_rows`), then cleared and dropped
+from the tree, so memory stays flat however large the reply. Known libxml2 traps
 (measured with lxml 6): a single ``feed()`` of 10 MB or more is refused, so data is fed in
 slices of at most 1 MiB; a text node over 10 MB needs ``huge_tree``; a cut-off document is
 only reported at ``close()`` — after earlier hosts were returned — so callers must treat
