@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, union
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, union, union_all
 
 from cvesweep.errors import InputError
 
 # The private helpers of queries are shared on purpose: one shape of each read, two modules.
 from cvesweep.library.queries import (
     _IS_ASSET,
+    _IS_CVE,
     NOT_FOUND_HINT,
     AssetSummary,
     AttributeRecord,
@@ -33,7 +34,6 @@ from cvesweep.library.queries import (
     _findings_query,
     _grouped,
     _hostnames,
-    _links,
     _lookup_forms,
     _matches,
     _pairs,
@@ -394,13 +394,28 @@ def _asset_keys(
         names = _pairs(conn, _hostnames().where(attributes.c.object_id.in_(ids)))
         return lambda i: (names.get(i) is None, (names.get(i) or "").lower(), ip[i])
     if sort is AssetSort.CVES:
-        links = _links()
-        counts = _grouped(conn, links.c.asset_id, func.count(), links.c.asset_id.in_(ids))
+        counts = _cve_counts(conn, ids)
         return lambda i: (counts.get(i, 0), ip[i])
     severity = _grouped(
         conn, findings.c.asset_id, func.max(findings.c.severity), findings.c.asset_id.in_(ids), seen
     )
     return lambda i: (severity.get(i) or 0, ip[i])
+
+
+def _cve_counts(conn: Connection, ids: Select[Any] | Sequence[int]) -> dict[int, int]:
+    """How many CVEs each asset of ``ids`` is related to, either way round (by index)."""
+    rel = relationships
+    cves = select(objects.c.id).where(_IS_CVE)
+    chosen = list(ids) if isinstance(ids, Sequence) else ids
+    ends = union_all(
+        select(rel.c.object_a_id.label("asset")).where(
+            rel.c.object_a_id.in_(chosen), rel.c.object_b_id.in_(cves)
+        ),
+        select(rel.c.object_b_id.label("asset")).where(
+            rel.c.object_b_id.in_(chosen), rel.c.object_a_id.in_(cves)
+        ),
+    ).subquery("ends")
+    return _pairs(conn, select(ends.c.asset, func.count()).group_by(ends.c.asset))
 
 
 def _descending(ordered: list[int], keys: Callable[[int], Any], sort: AssetSort) -> list[int]:
@@ -417,10 +432,9 @@ def _descending(ordered: list[int], keys: Callable[[int], Any], sort: AssetSort)
 def _asset_details(
     conn: Connection, ids: Sequence[int], pairs: dict[int, str], seen: ColumnElement[bool]
 ) -> list[AssetSummary]:
-    links = _links()
     hostnames = _pairs(conn, _hostnames().where(attributes.c.object_id.in_(ids)))
     tag_map = _tags(conn, objects.c.id.in_(ids))
-    counts = _grouped(conn, links.c.asset_id, func.count(), links.c.asset_id.in_(ids))
+    counts = _cve_counts(conn, ids)
     severity = _grouped(
         conn, findings.c.asset_id, func.max(findings.c.severity), findings.c.asset_id.in_(ids), seen
     )
