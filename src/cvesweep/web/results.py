@@ -4,7 +4,7 @@ The hosts stay in the search's own spool (:class:`cvesweep.spool.HostSpool`): a 
 name, opened by the server process only, that no other process can open and that the kernel
 frees when it is closed (or the process ends, even by ``kill -9``). What stays in memory is a
 small index, one entry per host (position, IP key, hostname, highest severity, QID count,
-text for the filter): about 200 bytes a host. The result is closed, and its file freed, when
+text for the filter). The result is closed, and its file freed, when
 :data:`KEPT_FOR_S` have passed since the search finished, when the job is forgotten, or when
 the server stops, whichever comes first; stored runs are in the library all the same.
 """
