@@ -163,3 +163,12 @@ def test_a_cancel_cuts_short_a_limit_wait(qualys: Qualys) -> None:
                     client.path(Endpoint.SEARCH_LIST), {"action": "list"}, call="search list list"
                 )
         assert time.monotonic() - started < PROMISE_S
+
+
+def test_a_client_cancelled_before_its_first_call_sends_nothing(qualys: Qualys) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    calls = qualys.calls()
+    with _client(qualys, cancel) as client, pytest.raises(Cancelled):
+        client.post(client.path(Endpoint.SEARCH_LIST), {"action": "list"}, call="search list")
+    assert qualys.calls() == calls

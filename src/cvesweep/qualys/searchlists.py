@@ -135,12 +135,12 @@ def temporary(client: QualysClient, cve: CveId) -> AbstractContextManager[Tempor
 def temporary_for(client: QualysClient, cves: Sequence[CveId]) -> Iterator[TemporaryList]:
     """Create a list for ``cves`` and delete it when the block ends, whatever happens.
 
-    Whatever ends the block — success, a cvesweep error, Ctrl-C, SIGTERM, SystemExit — the
-    delete is attempted; an interrupt that arrives while the delete is being retried gets
-    one last immediate try; a cancel of the run (see qualys.abort) does not stop it. A create
-    interrupted or failed in flight may still have made the
-    list: it is then looked up by its unique title and deleted. A failure to delete never
-    hides the block's own error; it is recorded on the TemporaryList (``deleted`` False,
+    Whatever ends the block — success, a cvesweep error, Ctrl-C, SIGTERM, SystemExit, a
+    cancel of the run (see qualys.abort: the clean-up calls are let through) — the delete is
+    attempted; an interrupt that arrives while the delete is being retried gets one last
+    immediate try. A create interrupted or failed in flight may still have made the list: it
+    is then looked up by its unique title and deleted. A failure to delete never hides the
+    block's own error; it is recorded on the TemporaryList (``deleted`` False,
     ``delete_error``) and logged with the list id.
     """
     title = new_title(cves[0] if len(cves) == 1 else CveId(f"SWEEP-{len(cves)}"))
