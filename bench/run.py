@@ -36,6 +36,17 @@ ARGS: dict[str, list[str]] = {
 EXPECTED = (
     ("parallel detection pages, wall time", "<= 0.3", "bench_parallel.py (issue 11 item 1)"),
     ("library first ingest vs sqlite3 executemany", "<= 3.0", "bench_library.py (issue 11 item 3)"),
+    ("STIX export peak RSS, 100,000 assets", "<= 150", "bench_stix.py (issue 11 item 4)"),
+    (
+        "STIX export peak RSS, 100,000 vs 10,000 assets",
+        "<= 1.25",
+        "bench_stix.py (issue 11 item 4)",
+    ),
+    (
+        "STIX export objects/CPU-s vs stix2 exporter, 10,000 assets",
+        ">= 10",
+        "bench_stix.py (issue 11 item 4)",
+    ),
 )
 
 
