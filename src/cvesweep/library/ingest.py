@@ -203,7 +203,8 @@ def _sync_identity(state: IngestState, wanted: dict[int, dict[str, str]]) -> Non
             present = have.get((object_id, name))
             if present is None or value not in present:
                 inserts.append(attribute_row(state, object_id, name, value, ORIGIN_IDENTITY))
-            if present:  # None for every attribute of a new asset: nothing to compare
+            # None for every attribute of a new asset, {value: id} for an unchanged one.
+            if present and (len(present) > 1 or value not in present):
                 removals.extend(attr_id for old, attr_id in present.items() if old != value)
     apply_attributes(state, inserts, removals, [a for a, _ in have] if removals else [])
 
