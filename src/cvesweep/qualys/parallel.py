@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit
 
 from cvesweep.errors import QualysError, QualysResponseError
@@ -37,7 +39,7 @@ from cvesweep.qualys.detections import (
     host_filter_params,
 )
 from cvesweep.qualys.endpoints import Endpoint
-from cvesweep.qualys.responses import parse_host_ids
+from cvesweep.qualys.xml import read_host_ids
 from cvesweep.spool import HostSpool, Mark
 
 log = logging.getLogger(__name__)
@@ -49,23 +51,27 @@ MAX_PARALLEL = 32  # the bound of --max-parallel
 IdRange = tuple[int | None, int | None]  # (id_min, id_max); None: open on that side
 
 
-def host_ids(client: QualysClient, options: SearchOptions) -> list[int]:
-    """The ids of the hosts the host filters of ``options`` select, ascending."""
+def host_ids(client: QualysClient, options: SearchOptions) -> array[int]:
+    """The ids of the hosts the host filters of ``options`` select, ascending, distinct.
+
+    Kept as 8-byte machine integers (1.6 MB for 200,000 hosts, not ~7 MB of int objects
+    plus a set to sort them), each page read as a stream (:func:`read_host_ids`).
+    """
     params = {
         "action": "list",
         "details": "None",
         "truncation_limit": str(HOST_ID_PAGE),
         **host_filter_params(options),
     }
-    ids: list[int] = []
+    ids: array[int] = array("q")
     id_min: int | None = None
     while True:
         page = params if id_min is None else {**params, "id_min": str(id_min)}
         body = client.post(client.path(Endpoint.HOST_LIST), page, call=HOST_LIST_CALL)
-        found, url = parse_host_ids(body, call=HOST_LIST_CALL)
-        ids.extend(found)
+        url = read_host_ids(body, ids, call=HOST_LIST_CALL)
+        del body
         if url is None:
-            return sorted(set(ids))
+            return ids if _ascending(ids) else array("q", sorted(set(ids)))
         next_id = _id_min_of(url)
         if next_id is None or (id_min is not None and next_id <= id_min):
             raise QualysResponseError(
@@ -73,6 +79,11 @@ def host_ids(client: QualysClient, options: SearchOptions) -> list[int]:
                 call=HOST_LIST_CALL,
             )
         id_min = next_id
+
+
+def _ascending(ids: array[int]) -> bool:
+    """Whether ``ids`` is strictly ascending (as Qualys pages them: the common case)."""
+    return all(low < high for low, high in pairwise(ids))
 
 
 def _id_min_of(url: str) -> int | None:
