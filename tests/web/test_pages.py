@@ -281,3 +281,13 @@ def test_the_search_page_lists_recent_searches_with_their_filters(client: WebCli
     recent = client.get("/").text.split('id="recent"', 1)[1]
     assert f'href="/search/{job_id}"' in recent
     assert "min severity 4" in recent and "succeeded" in recent
+
+
+def test_the_summary_time_covers_the_qualys_calls(client: WebClient, qualys: Qualys) -> None:
+    """A run that took seconds never shows "Time 0.0 s" (issue 13): the time is the search's."""
+    qualys.set_faults(reply_latency=0.4, latency_endpoint="detection")
+    job_id = run_form(client, cve=LOG4SHELL, no_store="1")
+    assert client.wait(job_id)["state"] == "succeeded"
+    summary = client.get(f"/search/{job_id}").text.split('id="summary"', 1)[1]
+    shown = float(summary.split("<dt>Time</dt><dd>", 1)[1].split(" s</dd>", 1)[0])
+    assert shown >= 0.4
