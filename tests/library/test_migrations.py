@@ -16,7 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, select, text
+from typer.testing import CliRunner
 
+from cvesweep.cli.main import app
 from cvesweep.errors import LibraryError
 from cvesweep.library import Library, queries
 from cvesweep.library.schema import (
@@ -300,7 +302,7 @@ def test_reading_a_library_too_old_to_read_asks_for_a_search_and_changes_nothing
         queries.cve_summaries(library.engine)
     assert f"schema version {version}" in str(caught.value)
     assert "needs upgrading" in str(caught.value)
-    assert "search" in (caught.value.hint or "")
+    assert "cvesweep library upgrade" in (caught.value.hint or "")
     assert stored_version_of(library_url) == str(version)
     engine = create_engine(library_url)
     try:
@@ -365,3 +367,27 @@ def test_database_of_another_application_is_refused(library_url: str) -> None:
         engine.dispose()
     with pytest.raises(LibraryError, match="not a cvesweep library"):
         Library.open(library_url, create=True)
+
+
+@pytest.mark.parametrize("version", OLD_VERSIONS)
+def test_library_upgrade_upgrades_once_and_then_reading_works(
+    library_url: str, version: int
+) -> None:
+    make_old_library(library_url, version)
+    runner = CliRunner()
+    first = runner.invoke(app, ["library", "upgrade", "--db", library_url])
+    assert first.exit_code == 0, first.output
+    assert f"from schema {version} to {SCHEMA_VERSION}" in first.stderr
+    assert stored_version_of(library_url) == str(SCHEMA_VERSION)
+    with Library.open(library_url) as library:
+        assert queries.cve_summaries(library.engine)  # the old library's CVEs, readable now
+    again = runner.invoke(app, ["library", "upgrade", "--db", library_url])
+    assert again.exit_code == 0 and "nothing to do" in again.stderr
+
+
+def test_library_upgrade_of_a_missing_file_creates_nothing_and_exits_2(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(app, ["library", "upgrade", "--db", f"sqlite:///{missing}"])
+    assert result.exit_code == 2
+    assert "--db: there is no library at" in result.stderr and "Traceback" not in result.output
+    assert not missing.exists()

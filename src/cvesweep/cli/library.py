@@ -1,4 +1,4 @@
-"""``cvesweep library cves|assets|show|runs``: browse the threat library as a table or JSON."""
+"""``cvesweep library cves|assets|show|runs|upgrade``: browse the threat library; upgrade it."""
 
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ from cvesweep.cli.runtime import configure_logging
 from cvesweep.errors import InputError
 from cvesweep.export.table import make_console
 from cvesweep.library import Library, listing, queries, resolve_library_url
+from cvesweep.library.database import create_library_engine, display_url, library_errors
 from cvesweep.library.listing import AssetFilter
+from cvesweep.library.migrations import ensure_schema
+from cvesweep.library.schema import SCHEMA_VERSION
 from cvesweep.models import parse_cve
 
 library_app = typer.Typer(
@@ -236,6 +239,36 @@ def runs(
         _render(fmt, [asdict(r) for r in found], headers, rows)
         if not found:
             warn(EMPTY_HINT)
+
+
+@library_app.command("upgrade")
+def upgrade(db: DbOpt = None, debug: DebugOpt = False) -> None:
+    """Upgrade a library written by an older cvesweep to this version's schema, in place.
+
+    Reading commands never change a library; this one does, once, under the schema lock
+    (other processes may use the library meanwhile). Nothing else is changed.
+    """
+    configure_logging(debug)
+    with guarded(debug=debug):
+        url = resolve_library_url(db, os.environ)
+        if _missing_sqlite_file(url):
+            shown = make_url(url).database
+            raise InputError("--db", f"there is no library at {shown}; nothing to upgrade")
+        engine = create_library_engine(url)
+        try:
+            with library_errors(url, "upgrading"):
+                found = ensure_schema(engine, url)
+        finally:
+            engine.dispose()
+        where = display_url(url)
+        if found == SCHEMA_VERSION:
+            print(f"library {where} is at schema {SCHEMA_VERSION}: nothing to do", file=sys.stderr)
+        elif found == 0:
+            print(f"created library {where} (schema {SCHEMA_VERSION})", file=sys.stderr)
+        else:
+            print(
+                f"upgraded library {where} from schema {found} to {SCHEMA_VERSION}", file=sys.stderr
+            )
 
 
 def _render(

@@ -61,7 +61,7 @@ def _has_library(engine: Engine, url: str) -> bool:
             f"the library at {url} has schema version {version}, older than version "
             f"{READABLE_FROM} that this cvesweep reads, and needs upgrading; reading never "
             "changes it",
-            hint="run one search that stores (cvesweep search CVE-…): it upgrades the library",
+            hint="run 'cvesweep library upgrade' (with the same --db), or one search that stores",
         )
     _READABLE.add(engine)
     return True
