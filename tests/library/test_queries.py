@@ -15,6 +15,7 @@ from cvesweep.library import Library, RunRecord, StoreFlags, queries
 from cvesweep.models import CveId, Host
 from cvesweep.operation import release, search_vulnerable_hosts
 from cvesweep.simulator.knowledgebase import LOG4SHELL, VENDOR_EXAMPLE
+from cvesweep.sweeprun import SWEEP_RUN_CVE
 from tests.backends import BACKENDS, library_url_for
 from tests.conftest import FakeClock, Sim
 
@@ -313,3 +314,53 @@ def test_a_file_that_is_not_a_database_is_a_library_error(tmp_path: Path) -> Non
         with pytest.raises(LibraryError, match="reading failed"):
             read()
     engine.dispose()
+
+
+def test_a_sweep_is_the_last_run_of_each_cve_it_listed(library_url: str, sim: Sim) -> None:
+    filled = fill_library(library_url, sim, [VENDOR_EXAMPLE])  # a single run, then a sweep
+    cves = [LOG4SHELL, SECOND]
+    with sim.client() as client:
+        results = [search_vulnerable_hosts(client, CveId(cve)) for cve in cves]
+    swept_at = RUN_TIME + timedelta(hours=1)
+    run = RunRecord(
+        cve=SWEEP_RUN_CVE,
+        started_at=swept_at,
+        finished_at=swept_at,
+        outcome="success",
+        parameters={"cves": cves, "per_cve": {}},
+    )
+    try:
+        filled.library.ingest_many(results, StoreFlags(), run)
+    finally:
+        for result in results:
+            release(result)
+    summaries = {s.cve: s for s in queries.cve_summaries(filled.library.engine)}
+    filled.library.close()
+    assert list(summaries) == sorted([VENDOR_EXAMPLE, *cves])  # no "SWEEP" row
+    for cve in cves:
+        assert (summaries[cve].last_run_at, summaries[cve].last_run_outcome) == (
+            swept_at,
+            "success",
+        )
+    assert summaries[VENDOR_EXAMPLE].last_run_at == RUN_TIME
+
+
+def test_the_newer_of_a_single_run_and_a_sweep_is_the_last_run(library_url: str) -> None:
+    later = RUN_TIME + timedelta(minutes=5)
+    with Library.open(library_url, create=True) as library:
+        sweep = RunRecord(
+            cve=SWEEP_RUN_CVE,
+            started_at=RUN_TIME,
+            finished_at=RUN_TIME,
+            outcome="failed",
+            parameters={"cves": ["CVE-2020-0001", "CVE-2020-0002"]},
+        )
+        library.record_run(sweep)
+        library.record_run(
+            RunRecord(cve="CVE-2020-0002", started_at=later, finished_at=later, outcome="success")
+        )
+        summaries = {s.cve: s for s in queries.cve_summaries(library.engine)}
+    assert {cve: (s.last_run_at, s.last_run_outcome) for cve, s in summaries.items()} == {
+        "CVE-2020-0001": (RUN_TIME, "failed"),
+        "CVE-2020-0002": (later, "success"),
+    }

@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     union_all,
 )
 
@@ -204,7 +205,8 @@ def cve_summaries(engine: Engine) -> list[CveSummary]:
     """Return every CVE of the library (indicators, and CVEs of recorded runs), by CVE id.
 
     ``assets`` counts the assets related to the CVE; ``highest_severity`` is over its
-    findings. Raises LibraryError when the library cannot be read.
+    findings; the last run is the newest run of the CVE or sweep that listed it (a sweep's
+    record is never listed as a CVE). Raises LibraryError when the library cannot be read.
     """
     links = _links()
     with _reading(engine) as conn:
@@ -212,15 +214,7 @@ def cve_summaries(engine: Engine) -> list[CveSummary]:
         counts = _grouped(conn, links.c.cve_id, func.count(func.distinct(links.c.asset_id)))
         severities = _grouped(conn, findings.c.cve_id, func.max(findings.c.severity))
         tag_map = _tags(conn, _IS_CVE)
-        latest = select(func.max(runs_table.c.id)).group_by(runs_table.c.cve)
-        last_runs = {
-            row.cve: row
-            for row in conn.execute(
-                select(runs_table.c.cve, runs_table.c.started_at, runs_table.c.outcome).where(
-                    runs_table.c.id.in_(latest)
-                )
-            )
-        }
+        last_runs = _last_runs(conn)
     summaries = []
     for cve in sorted(ids.keys() | last_runs.keys()):
         object_id, run = ids.get(cve, -1), last_runs.get(cve)
@@ -235,6 +229,45 @@ def cve_summaries(engine: Engine) -> list[CveSummary]:
             )
         )
     return summaries
+
+
+# As cvesweep.sweeprun.SWEEP_RUN_CVE: a sweep's one record lists its CVEs in parameters["cves"].
+SWEEP_RUN_CVE = "SWEEP"
+
+
+def _run_cves(conn: Connection) -> Subquery:
+    """(cve, run id) of every run: its own CVE, or each CVE a sweep's record lists.
+
+    A sweep's CVEs are unnested by the database (SQLite ``json_each``, PostgreSQL
+    ``json_array_elements_text``), so a sweep of 1,400 CVEs is one query, not 1,400.
+    """
+    sweeps = runs_table.c.cve == SWEEP_RUN_CVE
+    if conn.dialect.name == "postgresql":
+        listed = func.json_array_elements_text(runs_table.c.parameters["cves"])
+        each = listed.table_valued("value").lateral("listed")
+    else:
+        each = func.json_each(runs_table.c.parameters, "$.cves").table_valued("value")
+    of_sweeps = (
+        select(func.upper(each.c.value).label("cve"), runs_table.c.id.label("run_id"))
+        .select_from(runs_table.join(each, true()))
+        .where(sweeps)
+    )
+    single = select(runs_table.c.cve.label("cve"), runs_table.c.id.label("run_id")).where(~sweeps)
+    return union_all(single, of_sweeps).subquery("run_cves")
+
+
+def _last_runs(conn: Connection) -> dict[str, Any]:
+    """The last run (highest id) of each CVE, counting the sweeps that listed it."""
+    run_cves = _run_cves(conn)
+    latest = (
+        select(run_cves.c.cve, func.max(run_cves.c.run_id).label("run_id"))
+        .group_by(run_cves.c.cve)
+        .subquery("latest")
+    )
+    query = select(latest.c.cve, runs_table.c.started_at, runs_table.c.outcome).join(
+        runs_table, runs_table.c.id == latest.c.run_id
+    )
+    return {row.cve: row for row in conn.execute(query)}
 
 
 def assets(
