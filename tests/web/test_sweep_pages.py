@@ -41,6 +41,9 @@ def test_pasted_cves_give_a_per_cve_table_linking_to_each_cve(client: WebClient)
     assert f'href="/cves/{LOG4SHELL}"' in html and 'href="/cves/CVE-2014-0160"' in html
     assert "Qualys knows no QID for 1 of these CVEs" in html and NO_QID_CVE in html
     assert re.search(r"3 \(2 with hosts, 1 without QID\)", html)
+    assert re.search(
+        r"\d+ assets created, \d+ updated, \d+ attributes added, \d+ relationships added", html
+    )
     assert client.get(f"/cves/{LOG4SHELL}").status_code == 200  # stored
 
 

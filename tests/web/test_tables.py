@@ -151,6 +151,8 @@ def test_cve_page_pages_its_assets_and_offers_csv_and_json(client: WebClient) ->
     assert sorted(set(shown), key=shown.index) == assets
     assert f'id="asset-count">{LOG4SHELL_HOSTS}<' in page
     assert f"/api/cves/{LOG4SHELL}/export?format=csv" in page
+    assert "per finding (CSV)" in page and "one object per asset with its findings (JSON)" in page
+    assert "one object (JSON) per finding" not in page
     table = list(csv.reader(io.StringIO(client.get(f"/api/cves/{LOG4SHELL}/export").text)))
     assert table[0][:2] == ["asset", "hostname"]
     ips = [row[0] for row in table[1:]]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -16,11 +18,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException
 
 from cvesweep import __version__
 from cvesweep.errors import CvesweepError
-from cvesweep.export.table import describe_filters
+from cvesweep.export.table import describe_filters, describe_stored
+from cvesweep.library import IngestStats
 from cvesweep.web.problems import Problem, problem_for, unexpected_problem
 from cvesweep.web.security import SECURITY_HEADERS, csrf_token
 from cvesweep.web.views import PAGE_SIZES
@@ -47,6 +51,8 @@ def make_templates() -> Jinja2Templates:
     env.filters["qtime"] = _qualys_time
     env.filters["dash"] = _dash
     env.filters["describe_filters"] = describe_filters
+    env.filters["describe_stored"] = _describe_stored
+    env.filters["literals"] = inline_literals
     env.globals["version"] = __version__
     env.globals["severity_names"] = SEVERITY_NAMES
     env.globals["page_sizes"] = PAGE_SIZES
@@ -146,6 +152,23 @@ def _qualys_time(value: str | None) -> str:
     if not value:
         return "-"
     return value.replace("T", " ")[:16]
+
+
+def _describe_stored(stats: IngestStats) -> str:
+    """What a run stored, in the words the CLI prints (export.table.describe_stored)."""
+    return describe_stored(asdict(stats))
+
+
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+
+
+def inline_literals(text: str) -> Markup:
+    """``text`` (a docstring) HTML-escaped, its reST inline literals ````x```` as <code>x</code>."""
+    parts = _LITERAL.split(str(text))  # even indexes: prose; odd: the literals' text
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if index % 2 else escape(part)
+        for index, part in enumerate(parts)
+    )
 
 
 def _dash(value: object) -> object:
