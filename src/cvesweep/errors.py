@@ -164,6 +164,10 @@ class LibraryError(CvesweepError):
     source = "library"
 
 
+class LibraryUpgradeNeeded(LibraryError):
+    """The library's schema is older than this cvesweep reads: 'cvesweep library upgrade'."""
+
+
 class ExportError(CvesweepError):
     """An output (file or format) could not be produced."""
 

@@ -14,6 +14,7 @@ from cvesweep.errors import (
     ExportError,
     InputError,
     LibraryError,
+    LibraryUpgradeNeeded,
     QualysAuthError,
     QualysConnectionError,
     QualysRateLimited,
@@ -260,6 +261,8 @@ def test_openapi_describes_every_api_route(client: WebClient) -> None:
     assert "SearchStatusModel" in spec["components"]["schemas"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/api/searches/{job_id}/cancel" in docs.text
+    assert "``" not in docs.text  # reST inline literals are shown as code
+    assert "follow it at <code>GET /api/searches/{id}</code>" in docs.text
 
 
 @pytest.mark.parametrize(
@@ -274,6 +277,7 @@ def test_openapi_describes_every_api_route(client: WebClient) -> None:
         (QualysConnectionError("refused"), 502),
         (QualysResponseError("cut off"), 502),
         (LibraryError("locked"), 500),
+        (LibraryUpgradeNeeded("schema version 4", hint="run 'cvesweep library upgrade'"), 503),
         (ExportError("bad"), 500),
         (CvesweepError("other"), 500),
     ],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +26,17 @@ from cvesweep.models import (
 )
 from cvesweep.runner import RunOutcome, RunRequest
 from cvesweep.simulator.knowledgebase import IG_ONLY_CVE, LOG4SHELL, NO_QID_CVE
-from tests.web.conftest import CREDENTIALS_B64, PASSWORD, MakeClient, Qualys, WebClient
+from cvesweep.web import create_app
+from tests.backends import library_url_for
+from tests.library.test_migrations import make_old_library
+from tests.web.conftest import (
+    CREDENTIALS_B64,
+    PASSWORD,
+    MakeClient,
+    Qualys,
+    WebClient,
+    settings_for,
+)
 
 XSS = '<script>alert("xss")</script>'
 ATTR_XSS = '"><img src=x onerror=alert(1)>'
@@ -119,6 +131,8 @@ def test_form_search_shows_the_result_table_and_the_run_summary(
     summary = html.split('id="summary"', 1)[1]
     assert "created, deleted" in summary
     assert "23 assets created" in summary
+    assert re.search(r"\d+ attributes added, \d+ relationships added", summary)  # the CLI's words
+    assert "findings added" not in summary and "links added" not in summary
     assert qualys.open_lists() == []
 
 
@@ -291,3 +305,53 @@ def test_the_summary_time_covers_the_qualys_calls(client: WebClient, qualys: Qua
     summary = client.get(f"/search/{job_id}").text.split('id="summary"', 1)[1]
     shown = float(summary.split("<dt>Time</dt><dd>", 1)[1].split(" s</dd>", 1)[0])
     assert shown >= 0.4
+
+
+@pytest.fixture
+def old_library(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
+    """A library of schema version 4 (tests/library/data/schema_v4.sql), once per backend."""
+    with library_url_for(request, backend, tmp_path) as url:
+        yield make_old_library(url, 4)
+
+
+@pytest.mark.parametrize(
+    "path", ["/cves", "/assets", "/runs", f"/cves/{LOG4SHELL}", "/assets/10.0.0.1"]
+)
+def test_a_library_needing_an_upgrade_gets_a_503_page_with_the_hint(
+    old_library: str, qualys: Qualys, path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = WebClient(create_app(lambda: settings_for(qualys.url), old_library))
+    try:
+        reply = client.get(path)
+    finally:
+        client.close()
+    assert reply.status_code == 503, reply.text
+    page = unescape(reply.text)
+    assert 'class="problem"' in reply.text and "needs upgrading" in page
+    assert "run 'cvesweep library upgrade'" in page
+    warning = capsys.readouterr().err.splitlines()
+    assert len(warning) == 1 and warning[0].startswith("warning: the library at")
+    assert "needs upgrading" in warning[0] and "cvesweep library upgrade" in warning[0]
+
+
+def test_a_library_needing_an_upgrade_gets_a_503_json_error(
+    old_library: str, qualys: Qualys
+) -> None:
+    client = WebClient(create_app(lambda: settings_for(qualys.url), old_library))
+    try:
+        replies = [client.get(path) for path in ("/api/cves", f"/api/cves/{LOG4SHELL}")]
+    finally:
+        client.close()
+    for reply in replies:
+        assert reply.status_code == 503, reply.text
+        error = reply.json()["error"]
+        assert error["status"] == 503 and error["source"] == "library"
+        assert "needs upgrading" in error["message"]
+        assert error["hint"].startswith("run 'cvesweep library upgrade'")
+
+
+def test_a_current_library_gives_no_start_up_warning(
+    library_url: str, qualys: Qualys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    WebClient(create_app(lambda: settings_for(qualys.url), library_url)).close()
+    assert capsys.readouterr().err == ""

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine
 
-from cvesweep.errors import LibraryError
+from cvesweep.errors import LibraryError, LibraryUpgradeNeeded
 from cvesweep.library.database import library_errors, sqlite_file_missing
 from cvesweep.library.migrations import stored_version
 from cvesweep.library.schema import metadata
@@ -35,8 +35,8 @@ def reading_connection(engine: Engine) -> Iterator[Connection]:
     """Yield a connection in a read transaction on ``engine``'s library, or on an empty one.
 
     Raises LibraryError when the library cannot be read: a database error, tables that are
-    not a cvesweep library, or a schema version too old (upgraded by the next search) or
-    too new for this cvesweep.
+    not a cvesweep library, or a schema version too new for this cvesweep; its subclass
+    LibraryUpgradeNeeded for a schema version too old (``cvesweep library upgrade``).
     """
     url = engine.url.render_as_string(hide_password=True)
     with library_errors(url, "reading"):
@@ -48,6 +48,19 @@ def reading_connection(engine: Engine) -> Iterator[Connection]:
                 yield connection
 
 
+def upgrade_needed(engine: Engine) -> LibraryUpgradeNeeded | None:
+    """The error every read of ``engine``'s library would raise because its schema is too
+    old, or None (readable, no library yet, or unreadable for another reason, which the
+    reads themselves report). For a server's start-up warning; never writes."""
+    try:
+        with reading_connection(engine):
+            return None
+    except LibraryUpgradeNeeded as error:
+        return error
+    except LibraryError:
+        return None
+
+
 def _has_library(engine: Engine, url: str) -> bool:
     """True when ``engine`` holds a readable library; False when there is none (yet)."""
     if sqlite_file_missing(engine):
@@ -57,7 +70,7 @@ def _has_library(engine: Engine, url: str) -> bool:
     if version == 0:
         return False
     if version < READABLE_FROM:
-        raise LibraryError(
+        raise LibraryUpgradeNeeded(
             f"the library at {url} has schema version {version}, older than version "
             f"{READABLE_FROM} that this cvesweep reads, and needs upgrading; reading never "
             "changes it",

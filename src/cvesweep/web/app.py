@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cvesweep import __version__
 from cvesweep.library import Library
+from cvesweep.library.reading import upgrade_needed
 from cvesweep.web import api, pages_auth, pages_library, pages_search, pages_sweep, taxii
 from cvesweep.web.head import HeadAsGet
 from cvesweep.web.jobs import JobManager
@@ -54,9 +56,12 @@ def create_app(
     expiry and the wrong-token throttle; ``max_active`` bounds the requests worked on at
     once (web.limits); ``settings_preview`` gives the incomplete settings the settings page
     shows while ``settings_loader`` fails (WebState.incomplete_settings).
-    Raises LibraryError when the library cannot be opened.
+    A library whose schema is too old is served all the same (its pages answer 503 with
+    the upgrade hint) after one warning line on stderr. Raises LibraryError when the
+    library cannot be opened.
     """
     library = Library.open(library_url)
+    _warn_if_old(library)
     state = WebState(
         settings_loader=settings_loader,
         library=library,
@@ -97,6 +102,13 @@ def create_app(
     ):
         app.include_router(router)
     return app
+
+
+def _warn_if_old(library: Library) -> None:
+    """Print one warning line on stderr when the library needs upgrading before it is read."""
+    error = upgrade_needed(library.engine)
+    if error is not None:
+        print(f"warning: {error.message}; {error.hint}", file=sys.stderr)
 
 
 @asynccontextmanager

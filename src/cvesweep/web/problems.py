@@ -8,6 +8,7 @@ error                                          status  why
 InputError                                     400     the request's own values are invalid
 ConfigError                                    422     the server's Qualys settings are unusable
 QualysRateLimited                              503     Qualys limits outlasted the wait budget
+LibraryUpgradeNeeded                           503     the library needs 'library upgrade'
 QualysRequestError (QualysAuthError)           502     Qualys refused our call (its code shown)
 QualysConnectionError caused by a timeout      504     Qualys did not answer in time
 other QualysError (server, connection, reply)  502     Qualys failed or could not be reached
@@ -25,6 +26,7 @@ from cvesweep.errors import (
     ConfigError,
     CvesweepError,
     InputError,
+    LibraryUpgradeNeeded,
     QualysConnectionError,
     QualysError,
     QualysRateLimited,
@@ -64,7 +66,7 @@ def http_status(error: CvesweepError) -> int:
         return 400
     if isinstance(error, ConfigError):
         return 422
-    if isinstance(error, QualysRateLimited):
+    if isinstance(error, QualysRateLimited | LibraryUpgradeNeeded):
         return 503
     if isinstance(error, QualysRequestError):
         return 502
