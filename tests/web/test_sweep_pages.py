@@ -45,6 +45,9 @@ def test_pasted_cves_give_a_per_cve_table_linking_to_each_cve(client: WebClient)
         r"\d+ assets created, \d+ updated, \d+ attributes added, \d+ relationships added", html
     )
     assert client.get(f"/cves/{LOG4SHELL}").status_code == 200  # stored
+    listed = {c["cve"]: c for c in client.get("/api/cves").json()}  # the sweep is their last run
+    assert "SWEEP" not in listed and listed[LOG4SHELL]["last_run_outcome"] == "success"
+    assert listed[LOG4SHELL]["last_run_at"] is not None
 
 
 def test_an_uploaded_kev_catalog_shows_due_dates_and_products(client: WebClient) -> None:
