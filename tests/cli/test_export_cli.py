@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,3 +116,16 @@ def test_missing_library_exports_a_valid_bundle_of_the_tool_only(tmp_path: Path)
     assert types == ["identity", "extension-definition"]
     assert "the library is empty" in result.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_closed_pipe_ends_the_export_quietly_with_141(filled: Filled) -> None:
+    """``cvesweep export stix | head -c 10``: like ``search``, no error line, exit 141."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cvesweep", "export", "stix", "--db", filled.url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **ENV},
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before the first byte
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert (proc.wait(60), err) == (141, "")

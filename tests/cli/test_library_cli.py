@@ -104,6 +104,22 @@ def test_assets_limit_shows_the_first_page_and_says_so(filled: Filled) -> None:
     assert "--offset 5" in result.stderr
 
 
+def test_the_next_page_command_keeps_the_filters_and_the_limit(filled: Filled) -> None:
+    """The suggested command shows the next page of the same listing, not of every asset."""
+    result = cvesweep(filled, "assets", "--cve", LOG4SHELL, "--limit", "2", "--format", "json")
+    assert f"(cvesweep library assets --cve {LOG4SHELL} --limit 2 --db … --offset 2)" in (
+        result.stderr
+    )
+    shown = cvesweep(filled, "show", LOG4SHELL, "--limit", "1", "--offset", "1")
+    assert f"(cvesweep library show {LOG4SHELL} --limit 1 --db … --offset 2)" in shown.stderr
+
+
+def test_an_offset_past_the_end_says_so(filled: Filled) -> None:
+    result = cvesweep(filled, "assets", "--offset", "100000")
+    assert result.exit_code == 0
+    assert "--offset 100000 is past the last asset" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

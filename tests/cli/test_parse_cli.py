@@ -67,3 +67,18 @@ def test_no_warning_when_the_continuation_is_among_the_files(
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert "Incomplete" not in done.stdout and str(continuation.name) not in done.stderr
+
+
+def test_an_error_quoting_the_reply_is_still_one_line(samples_dir: Path, tmp_path: Path) -> None:
+    """A reply cut off inside a multi-line CDATA: the parser's message quotes it, the CLI
+    prints it on one line (plus its hint line, if any) and exits 4."""
+    text = (samples_dir / "detection_multi_host_5hosts_jupiterone_qg3.xml").read_text()
+    start = text.index("<RESULTS><![CDATA[")
+    cut = text.index("\n", text.index("\n", start) + 1) + 1  # two lines into the CDATA
+    path = tmp_path / "cut.xml"
+    path.write_text(text[:cut])
+    done = parse(path)
+    lines = done.stderr.splitlines()
+    assert lines and lines[0].startswith("error (")
+    assert len([line for line in lines if not line.startswith("hint: ")]) == 1, done.stderr
+    assert done.returncode != 0 and "Traceback" not in done.stderr

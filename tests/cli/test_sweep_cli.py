@@ -75,6 +75,14 @@ def test_the_table_groups_by_cve_with_the_kev_facts(live_sim, no_config: Path) -
         (["--kev", str(KEV), "--kev-added-since", "last week"], "--kev-added-since"),
         ([LOG4SHELL, "log4shell"], "CVE-ID"),
         ([], "CVE-ID"),
+        (
+            ["--kev", str(KEV), "--kev-added-since", "2030-01-01"],
+            "--kev-added-since: no entry of the KEV catalog matches --kev-added-since 2030-01-01",
+        ),
+        (
+            ["--kev", str(KEV), "--kev-added-since", "2025-08-01", "--kev-ransomware"],
+            "matches --kev-added-since 2025-08-01 and --kev-ransomware",
+        ),
     ],
 )
 def test_bad_sweep_inputs_exit_2_before_any_call(  # type: ignore[no-untyped-def]

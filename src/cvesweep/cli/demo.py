@@ -14,6 +14,7 @@ from cvesweep.cli.connection import DebugOpt
 from cvesweep.cli.failures import guarded
 from cvesweep.cli.output import check_output_path, emit
 from cvesweep.cli.runtime import configure_logging, progress_reporter
+from cvesweep.library import listing
 from cvesweep.models import parse_cve
 from cvesweep.runner import RunRequest, run_search
 from cvesweep.settings import Settings
@@ -77,8 +78,10 @@ def demo(
             typer.echo("\nStored in a temporary threat library ('cvesweep library cves'):")
             library_cli.cves(db=library_url, output_format="table", debug=debug)
             typer.echo("\nIts first assets ('cvesweep library assets --cve ...'):")
-            library_cli.assets(cve=cve_id, tag=None, search=None, limit=5, offset=0,
-                               db=library_url, output_format="table", debug=debug)  # fmt: skip
+            library_cli.list_assets(
+                listing.AssetFilter(cve_id, None, None), limit=5, offset=0, db=library_url,
+                fmt=library_cli.BrowseFormat.TABLE, next_command=None,  # gone after the demo
+            )  # fmt: skip
             swept = _sweep_kev(settings, library_url, server.url) if kev else None
 
     if swept is not None:

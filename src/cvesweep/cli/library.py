@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -138,29 +139,47 @@ def assets(
     """Assets with IP, hostname, tags, number of CVEs and highest severity, in numeric IP order."""
     configure_logging(debug)
     with guarded(debug=debug):
-        fmt = parse_format(output_format)
-        cve_id = parse_cve(cve, field="--cve") if cve is not None else None
-        with reading(db) as engine:
-            page = listing.asset_page(
-                engine, AssetFilter(cve_id, tag, search), limit=limit, offset=offset
-            )
-        found = list(page.items)
-        rows = [
-            (a.value, _text(a.hostname), str(a.cves), _text(a.highest_severity), ", ".join(a.tags))
-            for a in found
-        ]
-        headers = ("IP", "Hostname", "CVEs", "Highest severity", "Tags")
-        _render(fmt, [asdict(a) for a in found], headers, rows)
-        if page.more:
-            warn(
-                f"showing assets {offset + 1} to {offset + len(found)} of {page.total}; "
-                f"{page.more} more follow (cvesweep library assets --offset {offset + limit})"
-            )
-        elif not found and not (cve or tag or search or offset):
-            warn(
-                "no assets in the library (runs stored with --no-add-assets and "
-                "--no-add-discovered-assets keep none); run 'cvesweep search CVE-…' to add some"
-            )
+        options = {"--cve": cve, "--tag": tag, "--search": search}
+        if limit != DEFAULT_ASSET_LIMIT:
+            options["--limit"] = str(limit)
+        list_assets(
+            AssetFilter(parse_cve(cve, field="--cve") if cve is not None else None, tag, search),
+            limit=limit, offset=offset, db=db, fmt=parse_format(output_format),
+            next_command=_command("cvesweep library assets", options, db),
+        )  # fmt: skip
+
+
+def list_assets(
+    chosen: AssetFilter,
+    *,
+    limit: int,
+    offset: int,
+    db: str | None,
+    fmt: BrowseFormat,
+    next_command: str | None,
+) -> None:
+    """Print a page of assets; when more follow, say how many (and, given ``next_command``,
+    the command that shows the next page)."""
+    with reading(db) as engine:
+        page = listing.asset_page(engine, chosen, limit=limit, offset=offset)
+    found = list(page.items)
+    rows = [
+        (a.value, _text(a.hostname), str(a.cves), _text(a.highest_severity), ", ".join(a.tags))
+        for a in found
+    ]
+    headers = ("IP", "Hostname", "CVEs", "Highest severity", "Tags")
+    _render(fmt, [asdict(a) for a in found], headers, rows)
+    if page.more:
+        shown = f"showing assets {offset + 1} to {offset + len(found)} of {page.total}"
+        then = f" ({next_command} --offset {offset + limit})" if next_command else ""
+        warn(f"{shown}; {page.more} more follow{then}")
+    elif not found and offset and page.total:
+        warn(f"--offset {offset} is past the last asset ({page.total} match)")
+    elif not found and not (chosen.cve or chosen.tag or chosen.search or offset):
+        warn(
+            "no assets in the library (runs stored with --no-add-assets and "
+            "--no-add-discovered-assets keep none); run 'cvesweep search CVE-…' to add some"
+        )
 
 
 @library_app.command("show")
@@ -197,10 +216,12 @@ def show(
             _show_table(make_console(sys.stdout), page)
         else:
             assert_never(fmt)
-        _say_more(page, value, offset, limit)
+        _say_more(page, value, offset, limit, db)
 
 
-def _say_more(page: listing.ObjectPage, value: str, offset: int, limit: int) -> None:
+def _say_more(
+    page: listing.ObjectPage, value: str, offset: int, limit: int, db: str | None
+) -> None:
     """Warn when related objects or findings were left out after this page."""
     detail = page.detail
     left = {
@@ -209,10 +230,22 @@ def _say_more(page: listing.ObjectPage, value: str, offset: int, limit: int) -> 
     }
     cut = [f"{count} more {what}" for what, count in left.items() if count > 0]
     if cut:
-        warn(
-            f"{' and '.join(cut)}; use --offset "
-            f"(cvesweep library show {value.strip()} --offset {offset + limit})"
-        )
+        options = {"--limit": str(limit)} if limit != DEFAULT_SHOW_LIMIT else {}
+        command = _command(f"cvesweep library show {shlex.quote(value.strip())}", options, db)
+        warn(f"{' and '.join(cut)}; use --offset ({command} --offset {offset + limit})")
+    elif (
+        offset
+        and not (detail.related or detail.findings)
+        and (page.related_total or page.findings_total)
+    ):
+        warn(f"--offset {offset} is past the last related object and finding")
+
+
+def _command(base: str, options: Mapping[str, str | None], db: str | None) -> str:
+    """``base`` with the options given (quoted for a shell); a --db is named, not repeated
+    (a URL may hold a password)."""
+    parts = [base, *(f"{flag} {shlex.quote(text)}" for flag, text in options.items() if text)]
+    return " ".join(parts) + (" --db …" if db else "")
 
 
 @library_app.command("runs")

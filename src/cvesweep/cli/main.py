@@ -19,8 +19,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from cvesweep.cli.app import app as _app
-from cvesweep.cli.failures import report_usage
-from cvesweep.cli.output import PIPE_CLOSED_EXIT
+from cvesweep.cli.failures import PIPE_CLOSED_EXIT, report_usage
 
 COMMAND_MODULES = {
     "cleanup": "cleanup",

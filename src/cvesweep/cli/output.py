@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from cvesweep.cli.failures import end_quietly_on_closed_pipe
 from cvesweep.errors import ExportError, InputError
 from cvesweep.export.interface import OutputFormat, write_result
 from cvesweep.models import SearchResult
@@ -60,9 +61,6 @@ def check_writable(output: Path, field: str) -> None:
         raise InputError(field, f"the directory {parent} is not writable")
 
 
-PIPE_CLOSED_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a tool a closed pipe ended
-
-
 def emit(result: SearchResult, fmt: OutputFormat, output: Path | None) -> None:
     """Write ``result`` to stdout, or to ``output`` with :func:`write_file`."""
     emit_with(lambda stream: write_result(result, fmt, stream), output)
@@ -83,10 +81,7 @@ def emit_with(write: Callable[[TextIO], object], output: Path | None) -> None:
     except (BrokenPipeError, ExportError) as error:
         if not _closed_pipe(error):
             raise
-        # Later flushes (at exit) would fail again and print a traceback: silence stdout.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(PIPE_CLOSED_EXIT) from None
+        end_quietly_on_closed_pipe()
 
 
 def _closed_pipe(error: BaseException) -> bool:

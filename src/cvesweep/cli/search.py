@@ -29,9 +29,8 @@ from cvesweep.cli.connection import (
     UsernameOpt,
     resolve_settings,
 )
-from cvesweep.cli.failures import guarded, warn
+from cvesweep.cli.failures import PIPE_CLOSED_EXIT, guarded, warn
 from cvesweep.cli.output import (
-    PIPE_CLOSED_EXIT,
     FormatOpt,
     OutputOpt,
     check_output_path,
@@ -274,6 +273,14 @@ def _targets(
         ransomware_only=ransomware,
         stdin=sys.stdin.buffer,
     )
+    if not targets and kev and (since is not None or ransomware):
+        filters = [f"--kev-added-since {added_since}"] if since is not None else []
+        filters += ["--kev-ransomware"] if ransomware else []
+        raise InputError(
+            filters[0].split()[0],
+            f"no entry of the KEV catalog matches {' and '.join(filters)}: nothing to search",
+            hint="loosen the filter (an earlier date, or without --kev-ransomware)",
+        )
     if not targets:
         given = cves or cve_files or kev
         raise InputError(

@@ -87,7 +87,12 @@ def create_library_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, **_engine_options(url))
     except (SQLAlchemyError, ArgumentError, ImportError) as exc:
-        raise LibraryError(f"cannot open the library at {display_url(url)}: {exc}") from exc
+        hint = None
+        if isinstance(exc, ImportError) and "psycopg" in str(exc):
+            hint = "install the PostgreSQL driver: pip install 'cvesweep[postgres]'"
+        raise LibraryError(
+            f"cannot open the library at {display_url(url)}: {exc}", hint=hint
+        ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -189,7 +194,12 @@ def library_errors(url: str, action: str) -> Iterator[None]:
         yield
     except (SQLAlchemyError, OSError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LibraryError(f"library {display_url(url)}: {action} failed: {detail}") from exc
+        hint = None
+        if "unable to open database file" in detail:
+            hint = "check that the library's directory exists and is writable (--db, CVESWEEP_DB)"
+        raise LibraryError(
+            f"library {display_url(url)}: {action} failed: {detail}", hint=hint
+        ) from exc
 
 
 def is_locked(exc: BaseException) -> bool:
