@@ -207,3 +207,14 @@ def test_a_closed_pipe_in_any_command_ends_quietly_with_141() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line_and_130() -> None:
+    """SIGINT in the first second (modules still importing): no KeyboardInterrupt traceback."""
+    code = (
+        "import cvesweep.cli.main as m\n"
+        "def loading(argv):\n    raise KeyboardInterrupt\n"
+        "m.register = loading\nm.main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")

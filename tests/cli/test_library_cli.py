@@ -265,3 +265,10 @@ def test_show_table_says_how_many_of_how_many(filled: Filled) -> None:
     total = len(filled.vulnerable(LOG4SHELL))
     assert f"Related (3 shown of {total})" in result.stdout
     assert "use --offset" in result.stderr
+
+
+@pytest.mark.parametrize("limit", ["9223372036854775808", str(10**20), "10001"])
+def test_runs_limit_is_bounded(filled: Filled, limit: str) -> None:
+    result = cvesweep(filled, "runs", "--limit", limit)
+    assert result.exit_code == 2 and "--limit" in result.stderr
+    assert "Traceback" not in result.output

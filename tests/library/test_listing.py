@@ -97,3 +97,7 @@ def test_findings_page_is_in_numeric_ip_order(stored: Library) -> None:
 def test_runs_page_counts_every_run(stored: Library) -> None:
     page = listing.runs_page(stored.engine, limit=1)
     assert (page.total, len(page.items)) == (1, 1)
+
+
+def test_ip_key_of_a_value_with_a_nul_is_text_not_an_error() -> None:
+    assert listing.ip_key("10.9.9.5\x00x") == (2, 0, "10.9.9.5\x00x")

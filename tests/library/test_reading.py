@@ -5,16 +5,19 @@ the library API, ``cvesweep library``, ``cvesweep export stix`` and the web UI's
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from cvesweep.cli.main import app
-from cvesweep.errors import InputError
+from cvesweep.errors import InputError, LibraryError
 from cvesweep.library import Library, queries
 from cvesweep.library.database import sqlite_file
 from cvesweep.web import create_app
+from tests.backends import SQLITE_ONLY
 from tests.library.conftest import detection, host, ingest
 from tests.web.conftest import WebClient, settings_for
 
@@ -112,3 +115,18 @@ def test_the_web_ui_reads_an_empty_database_as_empty_and_writes_nothing(
         body = reply.json()
         assert body == [] or body.get("assets") == [], body
     assert nothing_there(library_url)
+
+
+@SQLITE_ONLY
+def test_reading_an_old_sqlite_library_leaves_its_bytes_as_they_were(library_url: str) -> None:
+    """The WAL switch rewrites a file's header: only writers make it, never a reader."""
+    from tests.library.test_migrations import make_old_library
+
+    make_old_library(library_url, 4)
+    path = Path(make_url(library_url).database or "")
+    before = path.read_bytes()
+    with Library.open(library_url) as library, pytest.raises(LibraryError):
+        queries.cve_summaries(library.engine)
+    assert path.read_bytes() == before
+    with Library.open(library_url, create=True) as writer, writer.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"  # upgraded

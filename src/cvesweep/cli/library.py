@@ -250,7 +250,9 @@ def _command(base: str, options: Mapping[str, str | None], db: str | None) -> st
 
 @library_app.command("runs")
 def runs(
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N runs.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=LIMIT_MAX, help="Show the last N runs.")
+    ] = 50,
     db: DbOpt = None,
     output_format: BrowseFormatOpt = "table",
     debug: DebugOpt = False,

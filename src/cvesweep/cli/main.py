@@ -43,7 +43,11 @@ def register(argv: list[str]) -> None:
 
 def main() -> None:
     """Run the command line; a usage error is one line in the usual style, exit 2."""
-    register(sys.argv[1:])
+    try:
+        register(sys.argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C while the commands load: nothing was done yet
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     try:
         # standalone_mode=False: usage errors reach us; typer.Exit's code is returned.
         code = _app(standalone_mode=False, prog_name="cvesweep")

@@ -153,12 +153,26 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        mode = _enable_wal(cursor)
-        if mode not in {"wal", "memory"}:
-            log.warning("SQLite refused WAL mode (journal_mode=%s)", mode)
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def enable_sqlite_wal(engine: Engine) -> None:
+    """Switch a SQLite library file to WAL mode (persistent); writers call it, readers never
+    (the switch rewrites the file's header: reading must leave an old library as it is)."""
+    if engine.dialect.name != "sqlite" or sqlite_file(engine) is None:
+        return
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None  # an open connection has its sqlite3 connection
+        cursor = raw.cursor()  # outside any transaction: journal_mode cannot change inside one
+        try:
+            mode = _enable_wal(cursor)
+        finally:
+            cursor.close()
+    if mode not in {"wal", "memory"}:
+        log.warning("SQLite refused WAL mode (journal_mode=%s)", mode)
 
 
 def _enable_wal(cursor: Any) -> str:

@@ -131,11 +131,11 @@ def ip_key(value: str) -> tuple[int, int, str]:
     """
     try:
         return (0, int.from_bytes(_pton(_V4, value), "big"), value)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL inside the text
         pass
     try:
         return (1, int.from_bytes(_pton(_V6, value), "big"), value)
-    except OSError:
+    except (OSError, ValueError):
         pass
     return (2, 0, value)
 

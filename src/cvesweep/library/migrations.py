@@ -34,7 +34,12 @@ from sqlalchemy import Connection, Engine, delete, inspect, select, text, update
 from sqlalchemy.schema import CreateTable
 
 from cvesweep.errors import LibraryError
-from cvesweep.library.database import create_sqlite_file, display_url, writer_options
+from cvesweep.library.database import (
+    create_sqlite_file,
+    display_url,
+    enable_sqlite_wal,
+    writer_options,
+)
 from cvesweep.library.schema import (
     ATTRIBUTES_VIEW_SQL,
     DROP_ATTRIBUTES_VIEW_SQL,
@@ -164,6 +169,7 @@ def ensure_schema(engine: Engine, url: str) -> int:
     Database errors propagate (the caller translates them).
     """
     create_sqlite_file(engine)
+    enable_sqlite_wal(engine)
     with engine.connect() as connection, connection.begin():
         if stored_version(connection, url) == SCHEMA_VERSION:
             return SCHEMA_VERSION
