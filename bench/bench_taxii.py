@@ -22,9 +22,7 @@ import argparse
 import base64
 import os
 import secrets
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,8 +38,8 @@ from cvesweep.operation import release, search_vulnerable_hosts
 from cvesweep.qualys.client import ClientConfig, QualysClient
 from cvesweep.simulator.app import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimulatorApp
 from cvesweep.simulator.fleet import Fleet
+from harness import start_serve
 
-CLI = [sys.executable, "-m", "cvesweep"]
 CVES = ("CVE-2021-44228", "CVE-2021-45046", "CVE-2023-4966", "CVE-2024-3400")
 MEDIA = "application/taxii+json;version=2.1"
 OBJECTS_PER_FLEET_HOST = 0.50  # measured: objects of the two searches per host of the fleet
@@ -69,29 +67,9 @@ def fill(db: Path, objects: int) -> int:
     return fleet.size
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(db: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     env = {**os.environ, "CVESWEEP_WEB_TOKEN": token, "CVESWEEP_QUALYS_URL": "http://127.0.0.1:9"}
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--db", str(db)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/login", timeout=2)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("cvesweep serve did not start within 60 s")
+    return start_serve(db, env)
 
 
 def rss_mib(proc: psutil.Process) -> float:

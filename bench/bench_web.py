@@ -22,11 +22,8 @@ import argparse
 import asyncio
 import collections
 import os
-import re
 import secrets
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,34 +32,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-CLI = [sys.executable, "-m", "cvesweep"]
-PASSWORD = "bench-password"  # the simulator's own fake credential for this run
+from harness import CLI, qualys_env, start_serve, start_simulator
+
 CVE = "CVE-2021-44228"
-
-
-def start_simulator(hosts: int) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "CVESWEEP_SIM_PASSWORD": PASSWORD}
-    proc = subprocess.Popen(
-        [*CLI, "simulator", "--port", "0", "--hosts", str(hosts), "--seed", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"(http://127\.0\.0\.1:\d+)", proc.stdout.readline())
-        if match:
-            return proc, match.group(1)
-    proc.kill()
-    raise SystemExit("the simulator did not start within 60 s")
-
-
-def qualys_env(url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CVESWEEP_QUALYS_URL": url,
-        "CVESWEEP_QUALYS_USERNAME": "simuser",
-        "CVESWEEP_QUALYS_PASSWORD": PASSWORD,
-    }
 
 
 def fill_library(url: str, db: Path) -> None:
@@ -72,29 +44,8 @@ def fill_library(url: str, db: Path) -> None:
         raise SystemExit(f"the search failed: {done.stderr.decode()[-500:]}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(url: str, db: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**qualys_env(url), "CVESWEEP_WEB_TOKEN": token}
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--db", str(db)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/login", timeout=2)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("cvesweep serve did not start within 60 s")
+    return start_serve(db, {**qualys_env(url), "CVESWEEP_WEB_TOKEN": token})
 
 
 def start_job(base: str, token: str) -> str:

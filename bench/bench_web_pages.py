@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from harness import CLI, emit, qualys_env, run_child, start_simulator, stop
+from harness import CLI, emit, qualys_env, run_child, start_serve, start_simulator, stop
 
 CVE = "CVE-2021-44228"
 SIZE_GOAL_KB = 300.0
@@ -33,24 +32,7 @@ TIME_GOAL_S = 0.5
 
 def start_server(url: str, db: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
     """`cvesweep serve` on a free port over ``db``; return it and its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {**qualys_env(url), "CVESWEEP_WEB_TOKEN": token}
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--db", str(db)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/login", timeout=2)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("cvesweep serve did not start within 60 s")
+    return start_serve(db, {**qualys_env(url), "CVESWEEP_WEB_TOKEN": token})
 
 
 def dont_store_job(http: httpx.Client) -> str:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 PASSWORD = "bench-password"  # the simulator's own fake credential for a bench run
 USERNAME = "simuser"
@@ -57,6 +61,33 @@ def stop(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_serve(db: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``cvesweep serve`` over ``db`` on a free loopback port with ``env`` (its access token
+    in CVESWEEP_WEB_TOKEN); return it and its base URL once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--db", str(db)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/login", timeout=2)
+            return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("cvesweep serve did not start within 60 s")
 
 
 def qualys_env(url: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ import httpx
 from cvesweep.cvelists import CveTarget
 from cvesweep.errors import CvesweepError
 from cvesweep.library import IngestStats, Library, RunRecord, StoreFlags
+from cvesweep.library.runs import SWEEP_RUN_CVE
 from cvesweep.models import SearchOptions
 from cvesweep.qualys.client import QualysClient
 from cvesweep.qualys.detections import ProgressCallback
@@ -31,8 +32,6 @@ from cvesweep.runner import (
 )
 from cvesweep.settings import Settings
 from cvesweep.sweep import SweepResult, sweep
-
-SWEEP_RUN_CVE = "SWEEP"  # the run record's ``cve`` for a sweep; its CVEs are in parameters
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from cvesweep.errors import InputError
 from cvesweep.library.mapping import HOSTNAME, LIST_SEPARATOR
 from cvesweep.library.reading import reading_connection
+from cvesweep.library.runs import SWEEP_RUN_CVE
 from cvesweep.library.schema import (
     KIND_ASSET,
     KIND_INDICATOR,
@@ -229,10 +230,6 @@ def cve_summaries(engine: Engine) -> list[CveSummary]:
             )
         )
     return summaries
-
-
-# As cvesweep.sweeprun.SWEEP_RUN_CVE: a sweep's one record lists its CVEs in parameters["cves"].
-SWEEP_RUN_CVE = "SWEEP"
 
 
 def _run_cves(conn: Connection) -> Subquery:

@@ -14,6 +14,8 @@ from cvesweep.models import SearchOptions, SearchResult
 
 log = logging.getLogger(__name__)
 
+SWEEP_RUN_CVE = "SWEEP"  # the run record's ``cve`` for a sweep; its CVEs are in parameters["cves"]
+
 OUTCOMES = ("success", "failed", "interrupted")
 _SECRET_WORDS = ("password", "secret", "token", "credential")
 
